@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../src/core/fake-clock.js';
 import { TimerWheel } from '../src/core/timer-wheel.js';
-import type { Deadline } from '../src/core/timer-wheel.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { CountingClock, sleep } from './helpers/counting-clock.js';
 
@@ -45,14 +44,15 @@ test('touch pushes a deadline back with one write; expiry stays within one tick 
   let lastTouch = 0;
   for (let t = 0; t < 1_000; t += 30) {
     clock.advance(30);
-    d.touch();
+    assert.equal(wheel.touch(d), true);
     lastTouch = clock.now();
   }
   assert.equal(firedAt, -1, 'a deadline touched every 30 ms with a 100 ms timeout never fires');
-  assert.ok(d.active);
+  assert.ok(wheel.isActive(d));
   clock.advance(300);
   assert.ok(firedAt >= lastTouch + 100 - 10 && firedAt <= lastTouch + 100 + 10, `fired at ${firedAt}, last touch ${lastTouch}`);
-  assert.equal(d.active, false);
+  assert.equal(wheel.isActive(d), false);
+  assert.equal(wheel.touch(d), false, 'touching an expired id does nothing');
 });
 
 test('cancel stops the callback; cancelling twice or after expiry is harmless', () => {
@@ -62,13 +62,32 @@ test('cancel stops the callback; cancelling twice or after expiry is harmless', 
   const a = wheel.add(50, () => fired++);
   const b = wheel.add(50, () => fired++);
   assert.equal(wheel.size, 2);
-  a.cancel();
-  a.cancel();
+  assert.equal(wheel.cancel(a), true);
+  assert.equal(wheel.cancel(a), false);
   assert.equal(wheel.size, 1);
   clock.advance(100);
   assert.equal(fired, 1);
-  b.cancel();
+  assert.equal(wheel.cancel(b), false);
   assert.equal(wheel.size, 0);
+});
+
+test('a stale id never touches or cancels the deadline that reused its entry', () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel({ clock, resolutionMs: 5, initialCapacity: 1 });
+  let fired = 0;
+  const old = wheel.add(10, () => undefined);
+  wheel.cancel(old);
+  const reused = wheel.add(50, () => fired++);
+  assert.notEqual(reused, old);
+  assert.equal(wheel.cancel(old), false);
+  assert.equal(wheel.touch(old), false);
+  clock.advance(60);
+  assert.equal(fired, 1);
+  // Capacity grows past the initial allocation.
+  const ids = Array.from({ length: 100 }, () => wheel.add(10, () => fired++));
+  assert.equal(new Set(ids).size, 100);
+  clock.advance(20);
+  assert.equal(fired, 101);
 });
 
 test('reset to an earlier expiry re-files the deadline', () => {
@@ -77,7 +96,7 @@ test('reset to an earlier expiry re-files the deadline', () => {
   let firedAt = -1;
   const d = wheel.add(10_000, () => (firedAt = clock.now()));
   clock.advance(100);
-  d.reset(50);
+  assert.equal(wheel.reset(d, 50), true);
   clock.advance(200);
   assert.ok(firedAt >= 150 && firedAt <= 160, `fired at ${firedAt}`);
 });
@@ -86,7 +105,7 @@ test('deadlines far beyond one turn of the wheel fire on time', () => {
   const clock = new FakeClock();
   const wheel = new TimerWheel({ clock, resolutionMs: 1, slots: 16 });
   const fired: number[] = [];
-  for (const ms of [15, 16, 17, 100, 1_000, 12_345]) wheel.add(ms, (d) => fired.push(d.timeoutMs - clock.now()));
+  for (const ms of [15, 16, 17, 100, 1_000, 12_345]) wheel.add(ms, (_id, due) => fired.push((due as number) - clock.now()), ms);
   clock.advance(13_000);
   assert.equal(fired.length, 6);
   for (const lateness of fired) assert.ok(lateness <= 0 && lateness >= -1, `lateness ${-lateness}`);
@@ -103,7 +122,7 @@ test('a stalled event loop expires everything that came due in one pass', () => 
   // by advancing past many turns in one step.
   clock.advance(2_000);
   assert.equal(fired, 100);
-  assert.ok(late.active);
+  assert.ok(wheel.isActive(late));
   clock.advance(3_010);
   assert.equal(fired, 101);
 });
@@ -114,8 +133,8 @@ test('callbacks may add, touch and cancel other deadlines while expiry runs', ()
   const order: string[] = [];
   wheel.add(20, () => {
     order.push('first');
-    victim.cancel();
-    survivor.touch();
+    wheel.cancel(victim);
+    wheel.touch(survivor);
     wheel.add(20, () => order.push('added'));
   });
   // Declared after the first deadline on purpose: its callback runs later, at expiry.
@@ -133,9 +152,9 @@ test('holds 1,000,000 deadlines and expires each within one tick', () => {
   const wheel = new TimerWheel({ clock, resolutionMs: 10, slots: 4096 });
   let fired = 0;
   let maxLate = 0;
-  const onExpire = (d: Deadline): void => {
+  const onExpire = (_id: number, due: unknown): void => {
     fired++;
-    const late = clock.now() - (d.data as number);
+    const late = clock.now() - (due as number);
     if (late > maxLate) maxLate = late;
     if (late < 0) throw new Error(`early by ${-late} ms`);
   };
@@ -147,6 +166,26 @@ test('holds 1,000,000 deadlines and expires each within one tick', () => {
   for (let t = 0; t <= 61_000; t += 10) clock.advance(10);
   assert.equal(fired, 1_000_000);
   assert.ok(maxLate <= 10, `max lateness ${maxLate} ms`);
+});
+
+test('the time base moves forward without losing or advancing any deadline', () => {
+  const clock = new FakeClock(5_000_000);
+  const wheel = new TimerWheel({ clock, resolutionMs: 10, slots: 64, rebaseAfterMs: 4_000 });
+  const fired: { due: number; at: number }[] = [];
+  const touched = wheel.add(1_500, () => fired.push({ due: -1, at: clock.now() }));
+  for (let i = 0; i < 200; i++) {
+    const ms = 100 + i * 53;
+    wheel.add(ms, () => fired.push({ due: 5_000_000 + ms, at: clock.now() }));
+  }
+  for (let t = 0; t < 12_000; t += 10) {
+    clock.advance(10);
+    if (t < 9_000) wheel.touch(touched);
+  }
+  assert.ok(wheel.epochMs > 5_000_000, 'rebased at least once');
+  assert.equal(fired.length, 201);
+  for (const f of fired) if (f.due >= 0) assert.ok(f.at >= f.due && f.at <= f.due + 10, `due ${f.due} fired ${f.at}`);
+  const last = fired.find((f) => f.due === -1);
+  assert.ok(last !== undefined && last.at >= 5_000_000 + 9_000 + 1_500 - 10 && last.at <= 5_000_000 + 9_000 + 1_500 + 20, `touched deadline fired at ${last?.at}`);
 });
 
 test('close() drops every deadline and its one real timer', async () => {
@@ -181,9 +220,9 @@ test('bad options throw a TypeError naming the option and the range', () => {
   assert.throws(() => new TimerWheel({ resolutionMs: Number.NaN }), /resolutionMs.*got NaN/);
   assert.throws(() => new TimerWheel({ resolutionMs: 1.5 }), /resolutionMs.*got 1.5/);
   assert.throws(() => new TimerWheel({ slots: 1000 }), /TimerWheel\.slots must be a power of two/);
-  assert.throws(() => new TimerWheel({ resoluton: 5 } as never), /TimerWheel\.resoluton is not a known option; known options are resolutionMs, slots, clock/);
+  assert.throws(() => new TimerWheel({ resoluton: 5 } as never), /TimerWheel\.resoluton is not a known option; known options are resolutionMs, slots, initialCapacity, rebaseAfterMs, clock/);
   assert.throws(() => new TimerWheel({ clock: {} } as never), /TimerWheel\.clock must be a Clock/);
   const wheel = new TimerWheel({ clock: new FakeClock() });
-  assert.throws(() => wheel.add(-5, () => undefined), /TimerWheel\.add\(timeoutMs\) must be an integer from 0/);
+  assert.throws(() => wheel.add(-5, () => undefined), /TimerWheel\.add\(timeoutMs\) must be an integer from 0 to 1073741823/);
   wheel.close();
 });

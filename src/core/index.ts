@@ -5,7 +5,7 @@
 export { SystemClock, systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { FakeClock } from './fake-clock.js';
-export { TimerWheel, Deadline } from './timer-wheel.js';
+export { TimerWheel, MAX_DEADLINES } from './timer-wheel.js';
 export type { TimerWheelOptions, ExpireCallback } from './timer-wheel.js';
 export { IdleTimer } from './idle-timer.js';
 export type { IdleTimerOptions } from './idle-timer.js';
