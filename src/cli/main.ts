@@ -4,41 +4,59 @@
  * Unix tools.
  */
 import { readFileSync } from 'node:fs';
-
-const HELP = `lifeline: keep connections and other resources alive, correctly and cheaply
-
-Usage:
-  lifeline <command> [options]
-  lifeline --help | -h      show this help
-  lifeline --version | -V   print the version
-
-Commands (each issue of the roadmap adds one; see README.md):
-  (none yet in this build: the keep-alive core and transport are available as
-   the libraries 'lifeline/core' and 'lifeline/transport')
-`;
+import { UsageError } from './command.js';
+import type { CliIo, Command } from './command.js';
+import { commands } from './commands/index.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-/** Run the CLI with `argv` (without node and script); returns the exit code. */
-export function main(argv: readonly string[], out: (text: string) => void, err: (text: string) => void): number {
-  const [first] = argv;
+function help(list: readonly Command[]): string {
+  const width = Math.max(8, ...list.map((c) => c.name.length));
+  const lines = list.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `lifeline: keep connections and other resources alive, correctly and cheaply
+
+Usage:
+  lifeline <command> [options]      run a command ('lifeline <command> --help' for its flags)
+  lifeline --help | -h              show this help
+  lifeline --version | -V           print the version
+
+Commands:
+${lines.length > 0 ? lines.join('\n') : '  (none in this build)'}
+`;
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo, list: readonly Command[] = commands): Promise<number> {
+  const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    out(HELP);
+    io.out(help(list));
     return 0;
   }
   if (first === '--version' || first === '-V') {
-    out(`${version()}\n`);
+    io.out(`${version()}\n`);
     return 0;
   }
-  err(`lifeline: unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'\nRun 'lifeline --help' for usage.\n`);
-  return 2;
+  const command = list.find((c) => c.name === first);
+  if (command === undefined) {
+    io.err(`lifeline: unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'\nRun 'lifeline --help' for usage.\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`lifeline ${command.name}: ${error.message}\nRun 'lifeline ${command.name} --help' for usage.\n`);
+      return 2;
+    }
+    const code = (error as { code?: unknown }).code;
+    io.err(`lifeline ${command.name}: ${error instanceof Error ? error.message : String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+    return 1;
+  }
 }
-
-process.exitCode = main(
-  process.argv.slice(2),
-  (t) => process.stdout.write(t),
-  (t) => process.stderr.write(t),
-);
