@@ -26,12 +26,13 @@ export class UsageError extends Error {
 }
 
 /**
- * `util.parseArgs` in strict mode, with its errors turned into UsageError naming the flag.
- * @example const { values, positionals } = parseFlags(argv, { config: { type: 'string' } });
+ * `util.parseArgs` (strict unless the config says otherwise), with its errors turned into
+ * UsageError naming the flag.
+ * @example const { values } = parseFlags({ args: [...argv], options: { config: { type: 'string' } } });
  */
-export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O, allowPositionals = false) {
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals });
+    return parseArgs<T>(config);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
