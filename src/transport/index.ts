@@ -1,0 +1,11 @@
+/**
+ * `lifeline/transport`: sockets and TLS. TCP keepalive with full control (idle, interval, count,
+ * user timeout) and TLS session reuse (client cache, server ticket-key rotation). Knows nothing of
+ * HTTP or proxies.
+ */
+export { setTcpKeepAlive, getTcpKeepAlive, TCP_KEEPALIVE_FALLBACK_WARNING } from './tcp-keepalive.js';
+export type { TcpKeepAliveOptions, TcpKeepAliveOnOptions, TcpKeepAliveOffOptions, TcpKeepAliveResult, TcpKeepAliveReadback } from './tcp-keepalive.js';
+export { TlsSessionCache } from './tls-session-cache.js';
+export type { TlsSessionCacheOptions, TlsSessionCacheStats, CachedConnectOptions } from './tls-session-cache.js';
+export { TicketKeyRotation } from './ticket-key-rotation.js';
+export type { TicketKeyRotationOptions, TicketKeyRotationStats, TicketKeyMode } from './ticket-key-rotation.js';
