@@ -17,6 +17,7 @@
  *     with code ENOTSUP when asked to set an option this platform lacks.
  *   get(fd) -> { enable, idleSec, intervalSec, count, userTimeoutMs }
  *     Each value as getsockopt reads it back; null for an option this platform lacks.
+ *   peek(fd) -> 1 data waiting, 0 FIN received, -EAGAIN open and quiet, other -errno (see Peek).
  *
  * Portability: every option is behind #ifdef, so the file compiles on any platform; macOS names
  * the idle option TCP_KEEPALIVE. On Windows, sockets are not fds, so everything is unsupported.
@@ -216,12 +217,50 @@ static napi_value Get(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/*
+ * peek(fd) -> 1 (bytes are waiting), 0 (the peer sent FIN), -errno (e.g. -ECONNRESET), or
+ * -EAGAIN when the socket is open and nothing has arrived.
+ * Why: an idle pooled socket may have received the server's FIN or RST in the kernel that the
+ * event loop has not yet delivered; one non-blocking MSG_PEEK recv sees it before the socket is
+ * reused, without consuming anything.
+ */
+static napi_value Peek(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value result;
+  int fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "peek(fd)");
+    return NULL;
+  }
+  if (!arg_int(env, argv, 0, &fd)) return NULL;
+#ifdef LL_HAVE_SOCKETS
+  {
+    char byte;
+    ssize_t n;
+    do {
+      n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    int value = n > 0 ? 1 : n == 0 ? 0 : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    CHECK(napi_create_int32(env, value, &result));
+    return result;
+  }
+#else
+  (void)fd;
+  throw_unsupported(env, "peek on a file descriptor");
+  return NULL;
+#endif
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   CHECK(napi_create_function(env, "set", NAPI_AUTO_LENGTH, Set, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "set", fn));
   CHECK(napi_create_function(env, "get", NAPI_AUTO_LENGTH, Get, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "get", fn));
+  CHECK(napi_create_function(env, "peek", NAPI_AUTO_LENGTH, Peek, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "peek", fn));
   return exports;
 }
 

@@ -9,3 +9,5 @@ export { TlsSessionCache } from './tls-session-cache.js';
 export type { TlsSessionCacheOptions, TlsSessionCacheStats, CachedConnectOptions } from './tls-session-cache.js';
 export { TicketKeyRotation } from './ticket-key-rotation.js';
 export type { TicketKeyRotationOptions, TicketKeyRotationStats, TicketKeyMode } from './ticket-key-rotation.js';
+export { probeSocket, isReusable } from './socket-probe.js';
+export type { SocketProbe } from './socket-probe.js';

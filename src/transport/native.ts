@@ -27,6 +27,8 @@ export interface NativeTcpReadback {
 export interface NativeTcpBinding {
   set(fd: number, enable: boolean, idleSec: number, intervalSec: number, count: number, userTimeoutMs: number): void;
   get(fd: number): NativeTcpReadback;
+  /** Non-blocking MSG_PEEK recv: 1 data waiting, 0 FIN, -11 (EAGAIN) open and quiet, other -errno. */
+  peek?(fd: number): number;
 }
 
 // From dist/src/transport/ (and src/transport/) the package root is three (two) levels up.

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { probeSocket, isReusable } from '../src/transport/socket-probe.js';
+import { loadNativeTcp } from '../src/transport/native.js';
+
+async function pair(): Promise<{ client: net.Socket; server: net.Socket; close: () => Promise<void> }> {
+  const listener = net.createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const { port } = listener.address() as net.AddressInfo;
+  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [server] = await accepted;
+  return {
+    client,
+    server,
+    close: async () => {
+      client.destroy();
+      server.destroy();
+      listener.close();
+      await once(listener, 'close');
+    },
+  };
+}
+
+/** Busy-wait without yielding to the event loop. */
+function spinMs(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    /* spin */
+  }
+}
+
+const PEER = `const net = require('node:net');
+const server = net.createServer((s) => s.on('data', () => { s.end(); server.close(); }));
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+
+test('an open, quiet socket probes open', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+  const p = await pair();
+  assert.equal(probeSocket(p.client), 'open');
+  assert.ok(isReusable(probeSocket(p.client)));
+  await p.close();
+});
+
+test("the peer's FIN is seen before the event loop delivers 'end'", { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+  // The peer is another process, so it can close while this process's event loop is blocked:
+  // the FIN then sits in our kernel, undelivered to JavaScript, as between two polls of a pool.
+  const peer = spawn(process.execPath, ['-e', PEER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(peer.stdout, 'data')) as [Buffer];
+    const client = net.connect(Number(line.toString().trim()), '127.0.0.1');
+    await once(client, 'connect');
+    assert.equal(probeSocket(client), 'open');
+    client.write('bye\n'); // written synchronously; the peer answers by closing
+    spinMs(300);
+    assert.equal(client.readableEnded, false, "JavaScript has not seen 'end' yet");
+    assert.equal(probeSocket(client), 'eof');
+    assert.equal(isReusable(probeSocket(client)), false);
+    client.destroy();
+  } finally {
+    peer.kill();
+  }
+});
+
+test('bytes that arrive on an idle socket make it unfit, without being consumed', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+  const p = await pair();
+  p.client.pause();
+  p.server.write('HTTP/1.1 408 Request Timeout\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(probeSocket(p.client), 'readable');
+  const data = once(p.client, 'data') as Promise<[Buffer]>;
+  p.client.resume();
+  const [chunk] = await data;
+  assert.match(chunk.toString(), /^HTTP\/1\.1 408/, 'the probed bytes are still delivered');
+  await p.close();
+});
+
+test('an RST is reported as an error', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+  const peer = spawn(process.execPath, ['-e', PEER.replace('s.end()', 's.resetAndDestroy()')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(peer.stdout, 'data')) as [Buffer];
+    const client = net.connect(Number(line.toString().trim()), '127.0.0.1');
+    client.on('error', () => undefined);
+    await once(client, 'connect');
+    client.write('bye\n');
+    spinMs(300);
+    assert.equal(probeSocket(client), 'error');
+    client.destroy();
+  } finally {
+    peer.kill();
+  }
+});
+
+test('JavaScript-level state is enough when there is no addon', async () => {
+  const p = await pair();
+  p.client.on('error', () => undefined);
+  assert.equal(probeSocket(p.client, null), 'unknown');
+  p.server.end();
+  await once(p.client, 'end');
+  assert.equal(probeSocket(p.client, null), 'eof');
+  p.client.destroy();
+  assert.equal(probeSocket(p.client, null), 'destroyed');
+  await p.close();
+});
