@@ -1,0 +1,79 @@
+/**
+ * Every default of the proxy configuration, in one place. `docs/config.md` explains each one and
+ * cites where it comes from; the short version is the rule of anchors.md: whoever closes an idle
+ * connection must be the client side, so the proxy's client idle timeout (75 s, nginx) is above
+ * the 60 s of a load balancer in front (AWS ALB), and its upstream pool timeout is below the
+ * backend's (the backend's own `Keep-Alive: timeout=` hint minus a margin, or 5 s assumed
+ * without a hint, Node's server default).
+ */
+import type { ClientConfig, HealthCheckConfig, OutlierDetectionConfig, PoolConfig, TcpKeepAliveConfig, UpstreamTimeoutsConfig, UpstreamTlsConfig } from './types.js';
+
+export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive'>> = {
+  idleTimeoutMs: 75_000,
+  keepAliveHintMarginMs: 1_000,
+  maxRequestsPerConnection: 1_000,
+  maxConnectionAgeMs: 3_600_000,
+  maxConnections: 10_000,
+  whenFull: 'reject',
+  headersTimeoutMs: 60_000,
+  requestTimeoutMs: 300_000,
+  maxHeaderBytes: 16_384,
+  maxHeaders: 100,
+};
+
+/** Applied to the keys left out of a `tcpKeepAlive` block that is present. */
+export const TCP_KEEPALIVE_DEFAULTS: Readonly<TcpKeepAliveConfig> = {
+  idleMs: 60_000,
+  intervalMs: 10_000,
+  count: 6,
+  userTimeoutMs: null,
+};
+
+export const SESSION_TICKET_ROTATE_MS = 3_600_000;
+
+export const UPSTREAM_TLS_DEFAULTS: Readonly<UpstreamTlsConfig> = {
+  enabled: false,
+  servername: null,
+  caFile: null,
+  rejectUnauthorized: true,
+  sessionCacheSize: 100,
+};
+
+export const POOL_DEFAULTS: Readonly<PoolConfig> = {
+  maxIdlePerEndpoint: 64,
+  idleTimeoutMs: 60_000,
+  hintMarginMs: 1_000,
+  defaultBackendIdleMs: 5_000,
+  maxConnectionsPerEndpoint: 0,
+  maxRequestsPerConnection: 0,
+};
+
+export const TIMEOUT_DEFAULTS: Readonly<UpstreamTimeoutsConfig> = {
+  connectTimeoutMs: 5_000,
+  responseHeadersTimeoutMs: 60_000,
+  idleStreamTimeoutMs: 300_000,
+};
+
+export const RETRY_MAX_ATTEMPTS = 2;
+
+export const HEALTH_CHECK_DEFAULTS: Readonly<HealthCheckConfig> = {
+  path: '/healthz',
+  intervalMs: 5_000,
+  timeoutMs: 2_000,
+  expectStatus: { min: 200, max: 200 },
+  rise: 2,
+  fall: 3,
+};
+
+export const OUTLIER_DEFAULTS: Readonly<OutlierDetectionConfig> = {
+  consecutive5xx: 5,
+  consecutiveConnectFailures: 5,
+  baseEjectionMs: 30_000,
+  maxEjectionMs: 300_000,
+  maxEjectionPercent: 50,
+};
+
+export const WEBSOCKET_DEFAULTS = { idleTimeoutMs: 300_000, pingIntervalMs: 0, pingTimeoutMs: 10_000 } as const;
+export const DRAIN_DEFAULTS = { timeoutMs: 30_000, spreadMs: 5_000 } as const;
+/** Used by `admin: {}`; an absent or null `admin` means no admin listener. */
+export const ADMIN_ADDRESS = '127.0.0.1:9901';

@@ -1,0 +1,118 @@
+/**
+ * From a configuration of the right shape to the `ProxyConfig` the engine uses: defaults filled
+ * in, addresses split, listener client overrides merged, `workers: auto` resolved, and file
+ * paths made absolute against the configuration file's directory (as nginx resolves relative
+ * paths against its prefix, here the file's own place, so a config and its certificates move
+ * together). Runs only on a configuration with no problems, so nothing here can fail.
+ */
+import { availableParallelism } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseAddress } from './address.js';
+import {
+  ADMIN_ADDRESS,
+  CLIENT_DEFAULTS,
+  DRAIN_DEFAULTS,
+  HEALTH_CHECK_DEFAULTS,
+  OUTLIER_DEFAULTS,
+  POOL_DEFAULTS,
+  RETRY_MAX_ATTEMPTS,
+  SESSION_TICKET_ROTATE_MS,
+  TCP_KEEPALIVE_DEFAULTS,
+  TIMEOUT_DEFAULTS,
+  UPSTREAM_TLS_DEFAULTS,
+  WEBSOCKET_DEFAULTS,
+} from './defaults.js';
+import { parseStatusRange } from './schema.js';
+import type { RawConfig } from './schema.js';
+import type { AccessLogConfig, AddressConfig, ClientConfig, ClusterConfig, ListenerConfig, ProxyConfig, TcpKeepAliveConfig } from './types.js';
+
+type RawClient = NonNullable<RawConfig['client']>;
+type RawTcp = RawClient['tcpKeepAlive'];
+type RawCluster = RawConfig['clusters'][string];
+
+/** Drop keys whose value is undefined, so a spread never overwrites a default with undefined. */
+function defined<T extends object>(o: T | null | undefined): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  const out: Record<string, unknown> = {};
+  if (o) for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as Partial<{ [K in keyof T]: Exclude<T[K], undefined> }>;
+}
+
+function addr(text: string, minPort: 0 | 1): AddressConfig {
+  const p = parseAddress(text, minPort);
+  if (!p.ok) throw new Error(`unreachable: ${text} was validated`);
+  return p.value;
+}
+
+function tcp(raw: RawTcp): TcpKeepAliveConfig | null {
+  if (raw === undefined || raw === null) return null;
+  return { ...TCP_KEEPALIVE_DEFAULTS, ...defined(raw) };
+}
+
+function client(base: ClientConfig, raw: RawClient | undefined): ClientConfig {
+  const { tcpKeepAlive, ...rest } = raw ?? {};
+  return { ...base, ...defined(rest), tcpKeepAlive: tcpKeepAlive === undefined ? base.tcpKeepAlive : tcp(tcpKeepAlive) };
+}
+
+/** Build the engine's configuration. `file` is the configuration file's path. */
+export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
+  const dir = dirname(resolve(file));
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
+  const topClient = client({ ...CLIENT_DEFAULTS, tcpKeepAlive: null }, raw.client);
+
+  const listeners: ListenerConfig[] = raw.listeners.map((l) => ({
+    name: l.name,
+    ...addr(l.address, 0),
+    protocol: l.protocol ?? 'http',
+    tls:
+      l.tls === undefined
+        ? null
+        : {
+            certFile: path(l.tls.certFile),
+            keyFile: path(l.tls.keyFile),
+            caFile: l.tls.caFile === undefined ? null : path(l.tls.caFile),
+            sessionTicketRotateMs: l.tls.sessionTicketRotateMs ?? SESSION_TICKET_ROTATE_MS,
+          },
+    routes: l.routes.map((r) => ({ host: r.host === undefined ? null : r.host.toLowerCase(), pathPrefix: r.pathPrefix ?? '/', cluster: r.cluster })),
+    client: client(topClient, l.client),
+  }));
+
+  const clusters: ClusterConfig[] = Object.entries(raw.clusters).map(([name, c]: [string, RawCluster]) => ({
+    name,
+    balancer: c.balancer ?? 'round-robin',
+    endpoints: c.endpoints.map((e) => ({ ...addr(e.address, 1), weight: e.weight ?? 1 })),
+    tls: {
+      ...UPSTREAM_TLS_DEFAULTS,
+      ...defined(c.tls),
+      caFile: c.tls?.caFile === undefined ? null : path(c.tls.caFile),
+    },
+    pool: { ...POOL_DEFAULTS, ...defined(c.pool) },
+    timeouts: { ...TIMEOUT_DEFAULTS, ...defined(c.timeouts) },
+    tcpKeepAlive: tcp(c.tcpKeepAlive),
+    retries: { maxAttempts: c.retries?.maxAttempts ?? RETRY_MAX_ATTEMPTS },
+    healthCheck:
+      c.healthCheck === undefined || c.healthCheck === null
+        ? null
+        : {
+            ...HEALTH_CHECK_DEFAULTS,
+            ...defined(c.healthCheck),
+            expectStatus: parseStatusRange(c.healthCheck.expectStatus) ?? HEALTH_CHECK_DEFAULTS.expectStatus,
+          },
+    outlierDetection: { ...OUTLIER_DEFAULTS, ...defined(c.outlierDetection) },
+  }));
+
+  const target = raw.accessLog?.target ?? 'stdout';
+  const accessLog: AccessLogConfig = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: path(target) };
+
+  return {
+    file: resolve(file),
+    listeners,
+    client: topClient,
+    clusters,
+    websocket: { ...WEBSOCKET_DEFAULTS, ...defined(raw.websocket) },
+    admin: raw.admin === undefined || raw.admin === null ? null : addr(raw.admin.address ?? ADMIN_ADDRESS, 0),
+    accessLog,
+    drain: { ...DRAIN_DEFAULTS, ...defined(raw.drain) },
+    workers: raw.workers === undefined ? 1 : raw.workers === 'auto' ? Math.min(64, availableParallelism()) : raw.workers,
+    demo: raw.demo === undefined || raw.demo === null ? null : { upstreams: raw.demo.upstreams.map((u) => addr(u, 1)) },
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * The proxy's configuration after loading: every default filled in, every address split, every
+ * relative file path made absolute, every cross-reference checked. The engine reads these types
+ * and never tests for `undefined`; `null` appears only where "absent" is a meaningful setting
+ * (no TLS, no health check, no admin listener) and is documented on the field.
+ *
+ * All durations are integer milliseconds and their names end in `Ms`.
+ */
+
+/** A `host:port` pair as written (`address`) and split (`host` without brackets, `port`). */
+export interface AddressConfig {
+  /** As written in the file, e.g. `127.0.0.1:8080` or `[::1]:8080`. */
+  address: string;
+  /** Host without brackets: an IPv4 address, an IPv6 address or a DNS name. */
+  host: string;
+  /** 0 to 65535; 0 (listeners and admin only) means any free port. */
+  port: number;
+}
+
+/** TCP keepalive probes on a socket (see `src/transport/tcp-keepalive.ts`). */
+export interface TcpKeepAliveConfig {
+  /** Silence before the first probe. */
+  idleMs: number;
+  /** Time between unanswered probes. */
+  intervalMs: number;
+  /** Unanswered probes that end the connection. */
+  count: number;
+  /** TCP_USER_TIMEOUT. `null` leaves it to the transport layer (set only to correct whole-second
+   * rounding of idle and interval); 0 is the kernel default (off). */
+  userTimeoutMs: number | null;
+}
+
+/** Client-side policy of a listener (the server keep-alive policy). */
+export interface ClientConfig {
+  /** Close a client connection idle this long. 0 turns keep-alive off. */
+  idleTimeoutMs: number;
+  /** The advertised `Keep-Alive: timeout=` is `idleTimeoutMs - keepAliveHintMarginMs` (whole s). */
+  keepAliveHintMarginMs: number;
+  /** Requests per connection; the last gets `Connection: close`. 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** After this long the next response carries `Connection: close`. 0 = unlimited. */
+  maxConnectionAgeMs: number;
+  /** Open client connections at most; idle ones are evicted first. 0 = no cap. */
+  maxConnections: number;
+  /** At the cap with nothing idle: answer 503 (`reject`) or hold the newcomer (`pause`). */
+  whenFull: 'reject' | 'pause';
+  /** First byte of a request to the end of its headers; then 408. 0 = off. */
+  headersTimeoutMs: number;
+  /** First byte of a request to the end of its body; then 408. 0 = off. */
+  requestTimeoutMs: number;
+  /** Largest request head (request line and headers) in bytes; above it, 431. */
+  maxHeaderBytes: number;
+  /** Most header fields in a request; above it, 431. */
+  maxHeaders: number;
+  /** `null` = not set (the OS default: no probes). */
+  tcpKeepAlive: TcpKeepAliveConfig | null;
+}
+
+/** Server certificate of an `https` listener. Paths are absolute. */
+export interface ListenerTlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle to request and verify client certificates; `null` = no client certificates. */
+  caFile: string | null;
+  /** Rotate the TLS session ticket keys this often. 0 = never rotate. */
+  sessionTicketRotateMs: number;
+}
+
+/** One route: first match (in file order) wins. */
+export interface RouteConfig {
+  /** Lower-cased host to match (exact, or `*.suffix` for any subdomain); `null` = any host. */
+  host: string | null;
+  /** Path prefix to match (a plain string prefix); `/` matches every path. */
+  pathPrefix: string;
+  /** Name of the target cluster; always present in `ProxyConfig.clusters` (see `getCluster`). */
+  cluster: string;
+}
+
+export interface ListenerConfig extends AddressConfig {
+  name: string;
+  protocol: 'http' | 'https';
+  /** Non-null exactly when `protocol` is `https`. */
+  tls: ListenerTlsConfig | null;
+  routes: RouteConfig[];
+  /** The top-level `client` block with this listener's `client` overrides applied. */
+  client: ClientConfig;
+}
+
+export interface EndpointConfig extends AddressConfig {
+  /** Relative share of traffic, 1 to 1000. */
+  weight: number;
+}
+
+export type BalancerName = 'round-robin' | 'least-connections' | 'p2c-ewma';
+
+export interface UpstreamTlsConfig {
+  enabled: boolean;
+  /** SNI and certificate name; `null` = the endpoint's host when it is a DNS name, none for IPs. */
+  servername: string | null;
+  /** CA bundle to verify the backend (absolute path); `null` = Node's built-in roots. */
+  caFile: string | null;
+  rejectUnauthorized: boolean;
+  /** TLS sessions cached for resumption, per cluster. 0 = no resumption. */
+  sessionCacheSize: number;
+}
+
+export interface PoolConfig {
+  /** Idle connections kept per endpoint (LRU evicted beyond it). 0 = no reuse. */
+  maxIdlePerEndpoint: number;
+  /** Upper bound on how long a connection idles in the pool. */
+  idleTimeoutMs: number;
+  /** Subtracted from the backend's idle timeout (its `Keep-Alive: timeout=` hint, or
+   * `defaultBackendIdleMs`): the pool idle timeout is `min(idleTimeoutMs, backendIdle - hintMarginMs)`. */
+  hintMarginMs: number;
+  /** The backend idle timeout assumed when a response carries no `Keep-Alive: timeout=` hint. */
+  defaultBackendIdleMs: number;
+  /** Open connections per endpoint at most; further requests wait. 0 = unlimited. */
+  maxConnectionsPerEndpoint: number;
+  /** Requests per upstream connection before it is closed. 0 = unlimited. */
+  maxRequestsPerConnection: number;
+}
+
+export interface UpstreamTimeoutsConfig {
+  /** TCP (and TLS) connect. */
+  connectTimeoutMs: number;
+  /** Request fully sent to the first byte of the response head. 0 = off. */
+  responseHeadersTimeoutMs: number;
+  /** No bytes either way on an active request for this long ends it. 0 = off. */
+  idleStreamTimeoutMs: number;
+}
+
+export interface HealthCheckConfig {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Healthy statuses, inclusive range (`200` is `{ min: 200, max: 200 }`). */
+  expectStatus: { min: number; max: number };
+  /** Consecutive passes that bring an endpoint back. */
+  rise: number;
+  /** Consecutive failures that take an endpoint out. */
+  fall: number;
+}
+
+export interface OutlierDetectionConfig {
+  /** Consecutive 5xx responses that eject an endpoint. 0 = off. */
+  consecutive5xx: number;
+  /** Consecutive connect failures that eject an endpoint. 0 = off. */
+  consecutiveConnectFailures: number;
+  /** First ejection length; the n-th ejection in a row lasts n times this. */
+  baseEjectionMs: number;
+  /** Longest ejection. */
+  maxEjectionMs: number;
+  /** Share of a cluster's endpoints that may be ejected at once, 0 to 100 (at least one may be). */
+  maxEjectionPercent: number;
+}
+
+export interface ClusterConfig {
+  name: string;
+  balancer: BalancerName;
+  endpoints: EndpointConfig[];
+  tls: UpstreamTlsConfig;
+  pool: PoolConfig;
+  timeouts: UpstreamTimeoutsConfig;
+  /** `null` = not set (the OS default: no probes). */
+  tcpKeepAlive: TcpKeepAliveConfig | null;
+  retries: {
+    /** Attempts in all, the first included: after a reused connection fails before any response
+     * byte, the request is retried on a fresh connection up to `maxAttempts - 1` times. */
+    maxAttempts: number;
+  };
+  /** `null` = no active health checks (passive outlier detection still applies). */
+  healthCheck: HealthCheckConfig | null;
+  outlierDetection: OutlierDetectionConfig;
+}
+
+export interface WebSocketConfig {
+  /** No frames either way for this long closes the tunnel. 0 = off. */
+  idleTimeoutMs: number;
+  /** Ping both sides this often. 0 = no pings. */
+  pingIntervalMs: number;
+  /** No pong this long after a ping closes the tunnel. */
+  pingTimeoutMs: number;
+}
+
+export type AccessLogConfig =
+  | { kind: 'stdout' | 'stderr' | 'off' }
+  | {
+      kind: 'file';
+      /** Absolute path; lines are appended. */
+      path: string;
+    };
+
+export interface DrainConfig {
+  /** Force-close what is still open this long after a drain starts. */
+  timeoutMs: number;
+  /** Spread idle-connection closes over this window (HAProxy's `close-spread-time`). */
+  spreadMs: number;
+}
+
+/** The whole configuration, as the engine consumes it. */
+export interface ProxyConfig {
+  /** The file it was loaded from (absolute for `loadConfig`). */
+  file: string;
+  listeners: ListenerConfig[];
+  /** The top-level client policy (each listener carries its merged copy). */
+  client: ClientConfig;
+  /** In file order; names are unique. */
+  clusters: ClusterConfig[];
+  websocket: WebSocketConfig;
+  /** `null` = no admin listener. */
+  admin: AddressConfig | null;
+  accessLog: AccessLogConfig;
+  drain: DrainConfig;
+  /** Worker processes, 1 to 64 (`"auto"` already resolved to the available parallelism). */
+  workers: number;
+  /** In-process demo backends to start; `null` = none. */
+  demo: { upstreams: AddressConfig[] } | null;
+}

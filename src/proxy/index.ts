@@ -1,0 +1,8 @@
+/**
+ * `lifeline/proxy`: the reverse proxy / load balancer and its parts: configuration, balancers,
+ * health checks, outlier detection and metrics.
+ */
+export * from './config/index.js';
+export * from './balancer/index.js';
+export * from './health/index.js';
+export * from './metrics/index.js';
