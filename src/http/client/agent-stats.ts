@@ -1,0 +1,107 @@
+/**
+ * Counters an agent keeps per origin, and the diagnostics channels it publishes on.
+ *
+ * Why: "did the agent save a request, or lose one?" must be answerable from numbers (Envoy's
+ * `upstream_cx_*` counters are the model): how many sockets were found dead before reuse, how
+ * many requests were retried and how that went, and why every socket was closed. A normal close
+ * (idle expiry, max requests) is a reason, not an error.
+ */
+import { channel } from 'node:diagnostics_channel';
+
+/** Why a socket was closed. */
+export type CloseReason =
+  /** The server closed it (FIN/`Connection: close`/HTTP/1.0), outside a request we could retry. */
+  | 'server-close'
+  /** Idle for `freeSocketTimeoutMs`. */
+  | 'idle-timeout'
+  /** Idle past the server's `Keep-Alive: timeout` minus the margin, or a hint at or below the margin. */
+  | 'hint-expiry'
+  /** `Keep-Alive: max` or `maxRequestsPerSocket` reached. */
+  | 'max-requests'
+  /** Older than `socketActiveTtlMs`. */
+  | 'ttl'
+  /** Found dead (FIN, RST, unexpected bytes) when about to be reused, or failed before any
+   * response byte on reuse. */
+  | 'stale'
+  /** A socket error outside the stale cases. */
+  | 'error'
+  /** More idle sockets than `maxFreeSockets`, or closed to make room under `maxTotalSockets`. */
+  | 'pool-full'
+  /** `agent.destroy()`. */
+  | 'agent-destroy'
+  /** Closed by the caller (request aborted or destroyed) or by Node after an upgrade. */
+  | 'local';
+
+export const CLOSE_REASONS: readonly CloseReason[] = [
+  'server-close', 'idle-timeout', 'hint-expiry', 'max-requests', 'ttl', 'stale', 'error', 'pool-full', 'agent-destroy', 'local',
+];
+
+/** One origin's numbers. Gauges are "now"; the rest only ever increase. */
+export interface OriginStats {
+  /** `http://host:port` or `https://host:port`. */
+  origin: string;
+  /** Gauge: sockets connecting, carrying a request, or reserved for one. */
+  socketsActive: number;
+  /** Gauge: idle sockets in the pool. */
+  socketsFree: number;
+  /** Requests given to the agent. */
+  requests: number;
+  /** Requests sent on a reused socket. */
+  reused: number;
+  /** Connections opened. */
+  newConnections: number;
+  /** Idle sockets found dead (FIN, RST, unexpected bytes) when about to be reused, and dropped. */
+  staleDiscarded: number;
+  /** Requests re-sent on a new connection after their reused socket failed before any response byte. */
+  retries: number;
+  /** Retried requests that then got a response. */
+  retrySucceeded: number;
+  /** Retried requests that then failed. */
+  retryFailed: number;
+  /** Requests failed with ERR_STALE_SOCKET (not safe to re-send). */
+  staleErrors: number;
+  /** `Keep-Alive` headers that could not be read (ignored). */
+  malformedHints: number;
+  /** HTTPS: new connections that resumed a TLS session. */
+  tlsResumed: number;
+  /** HTTPS: new connections that needed a full TLS handshake. */
+  tlsFullHandshakes: number;
+  /** Sockets closed, by reason. */
+  closes: Record<CloseReason, number>;
+}
+
+/** A fresh zeroed record. */
+export function emptyOriginStats(origin: string): OriginStats {
+  const closes = {} as Record<CloseReason, number>;
+  for (const reason of CLOSE_REASONS) closes[reason] = 0;
+  return {
+    origin, socketsActive: 0, socketsFree: 0, requests: 0, reused: 0, newConnections: 0, staleDiscarded: 0, retries: 0,
+    retrySucceeded: 0, retryFailed: 0, staleErrors: 0, malformedHints: 0, tlsResumed: 0, tlsFullHandshakes: 0, closes,
+  };
+}
+
+/**
+ * Diagnostics channel names (node:diagnostics_channel). Each message is an object with at least
+ * `agent` and `origin`; see docs/agent.md for the fields.
+ * @example diagnostics_channel.subscribe(AGENT_CHANNELS.stale, (m) => log(m));
+ */
+export const AGENT_CHANNELS = {
+  /** `{ agent, origin, socket }`: a new connection was opened. */
+  connect: 'lifeline:agent:connect',
+  /** `{ agent, origin, socket, requests }`: a request was given a reused socket. */
+  reuse: 'lifeline:agent:reuse',
+  /** `{ agent, origin, socket, phase: 'before-reuse' | 'before-response', action: 'discarded' | 'retried' | 'failed', method?, cause? }` */
+  stale: 'lifeline:agent:stale',
+  /** `{ agent, origin, socket, reason, requests }`: a socket closed. */
+  close: 'lifeline:agent:close',
+  /** `{ agent, origin, header }`: a malformed `Keep-Alive` header was ignored. */
+  malformedHint: 'lifeline:agent:malformed-hint',
+} as const;
+
+export const channels = {
+  connect: channel(AGENT_CHANNELS.connect),
+  reuse: channel(AGENT_CHANNELS.reuse),
+  stale: channel(AGENT_CHANNELS.stale),
+  close: channel(AGENT_CHANNELS.close),
+  malformedHint: channel(AGENT_CHANNELS.malformedHint),
+};

@@ -1,0 +1,149 @@
+/**
+ * The per-socket record of the keep-alive pool and the rules that read it: is this socket dead,
+ * has it expired, may it be kept after its response, and how long may it stay idle.
+ *
+ * Why separate from the pool: these are the decisions the issue spells out (the server's hint,
+ * `Connection: close`, max requests, TTL, the FIN/RST check) and they are easier to check as small
+ * functions of one record than inside the event plumbing. Times are absolute clock milliseconds.
+ */
+import type { ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
+import type { AgentSettings } from './agent-options.js';
+import type { CloseReason, OriginStats } from './agent-stats.js';
+import { parseKeepAliveHint } from './keep-alive-hint.js';
+import type { ConnectOptions } from './node-internals.js';
+import { requestInternals, socketInternals } from './node-internals.js';
+import type { ReuseGuard } from './reuse-guard.js';
+
+/** A socket's lifecycle, changed only by the pool. */
+export type SocketState = 'connecting' | 'active' | 'idle' | 'reserved' | 'closed';
+
+export interface SocketMeta {
+  readonly socket: Socket;
+  /** Node's agent key (`getName`). */
+  readonly name: string;
+  readonly origin: OriginRecord;
+  readonly options: ConnectOptions;
+  readonly createdAt: number;
+  state: SocketState;
+  requests: number;
+  /** Requests still allowed by the server's `Keep-Alive: max`. */
+  requestsLeft: number;
+  /** From the last `Keep-Alive: timeout` hint, minus the margin (Infinity: no hint). */
+  hintTimeoutMs: number;
+  /** Absolute clock ms when the idle socket must no longer be used (0: never idle yet). */
+  idleDeadline: number;
+  idleReason: CloseReason;
+  /** Timer wheel id of the idle deadline, -1 when none. */
+  timerId: number;
+  req: ClientRequest | undefined;
+  guard: ReuseGuard | undefined;
+  /** The pool's event-loop turn when the socket last went free. */
+  freedTurn: number;
+  /** This socket carries a request re-sent after a stale socket. */
+  carriesRetry: boolean;
+  /** The first reason the pool gave for closing it; counted on 'close'. */
+  closeReason: CloseReason | undefined;
+  peerEnded: boolean;
+  errored: boolean;
+  readonly onIdleData: () => void;
+}
+
+export interface OriginRecord {
+  readonly stats: OriginStats;
+  readonly live: Set<SocketMeta>;
+}
+
+/**
+ * Why the socket cannot carry a request any more (FIN or RST seen, unread bytes), or undefined.
+ * @example if (deadReason(meta) !== undefined) discard(meta);
+ */
+export function deadReason(meta: SocketMeta): string | undefined {
+  const socket = meta.socket;
+  if (meta.errored) return 'socket error';
+  if (socket.destroyed || !socket.writable) return 'socket closed';
+  if (meta.peerEnded || socketInternals(socket)._readableState?.ended === true) return 'FIN received';
+  if (socket.readableLength > 0) return 'unexpected bytes while idle';
+  return undefined;
+}
+
+/** The reason an idle socket has expired at `now`, or undefined. */
+export function expiry(meta: SocketMeta, now: number, settings: AgentSettings): CloseReason | undefined {
+  if (meta.idleDeadline > 0 && now >= meta.idleDeadline) return meta.idleReason;
+  if (settings.socketActiveTtlMs > 0 && now >= meta.createdAt + settings.socketActiveTtlMs) return 'ttl';
+  return undefined;
+}
+
+/**
+ * Why a socket whose request just finished must be closed rather than kept (undefined: keep).
+ * Reads the response's `Keep-Alive` hint into the record (timeout and max); a malformed header is
+ * reported through `onMalformed` and otherwise ignored.
+ */
+export function whyNotKeep(
+  meta: SocketMeta,
+  req: ClientRequest | undefined,
+  settings: AgentSettings,
+  onMalformed: (meta: SocketMeta, header: unknown) => void,
+): CloseReason | undefined {
+  const socket = meta.socket;
+  if (meta.errored) return 'error';
+  if (socket.destroyed || !socket.writable || meta.peerEnded) return 'server-close';
+  const r = req === undefined ? undefined : requestInternals(req);
+  if (r !== undefined && r.res !== null) {
+    if (!r.shouldKeepAlive) return 'server-close';
+    const header = r.res.headers['keep-alive'];
+    const hint = parseKeepAliveHint(header);
+    if (hint !== undefined) {
+      if (hint.malformed) onMalformed(meta, header);
+      if (hint.max !== undefined) meta.requestsLeft = hint.max;
+      if (hint.timeoutSeconds !== undefined) {
+        meta.hintTimeoutMs = hint.timeoutSeconds * 1000 - settings.keepAliveHintMarginMs;
+        if (meta.hintTimeoutMs <= 0) return 'hint-expiry';
+      }
+    }
+  }
+  if (meta.requestsLeft <= 0) return 'max-requests';
+  if (settings.maxRequestsPerSocket > 0 && meta.requests >= settings.maxRequestsPerSocket) return 'max-requests';
+  if (settings.socketActiveTtlMs > 0 && settings.clock.now() >= meta.createdAt + settings.socketActiveTtlMs) return 'ttl';
+  return undefined;
+}
+
+/**
+ * How long a freed socket may stay idle, and which rule set that bound:
+ * min(freeSocketTimeoutMs, hint*1000 - margin, time left of socketActiveTtlMs).
+ */
+export function idleBound(meta: SocketMeta, settings: AgentSettings, now: number): { timeoutMs: number; reason: CloseReason } {
+  let timeoutMs = settings.freeSocketTimeoutMs;
+  let reason: CloseReason = 'idle-timeout';
+  if (meta.hintTimeoutMs < timeoutMs) {
+    timeoutMs = meta.hintTimeoutMs;
+    reason = 'hint-expiry';
+  }
+  if (settings.socketActiveTtlMs > 0) {
+    const left = meta.createdAt + settings.socketActiveTtlMs - now;
+    if (left < timeoutMs) {
+      timeoutMs = left;
+      reason = 'ttl';
+    }
+  }
+  return { timeoutMs, reason };
+}
+
+/** The close reason when the pool did not choose one: the socket closed by itself. */
+export function inferCloseReason(meta: SocketMeta, hadError: boolean): CloseReason {
+  if (meta.state === 'idle') return 'server-close';
+  if (hadError || meta.errored) return 'error';
+  const res = meta.req === undefined ? null : requestInternals(meta.req).res;
+  if (meta.peerEnded || (res !== null && meta.req !== undefined && !requestInternals(meta.req).shouldKeepAlive)) return 'server-close';
+  return 'local';
+}
+
+/** A copy of an origin's counters with its gauges filled in. */
+export function snapshot(origin: OriginRecord): OriginStats {
+  const out = { ...origin.stats, closes: { ...origin.stats.closes }, socketsActive: 0, socketsFree: 0 };
+  for (const meta of origin.live) {
+    if (meta.state === 'idle') out.socketsFree++;
+    else if (meta.state !== 'closed') out.socketsActive++;
+  }
+  return out;
+}
