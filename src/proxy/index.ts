@@ -6,3 +6,5 @@ export * from './config/index.js';
 export * from './balancer/index.js';
 export * from './health/index.js';
 export * from './metrics/index.js';
+export { Proxy } from './proxy.js';
+export type { ProxyStartOptions, DrainResult } from './proxy.js';

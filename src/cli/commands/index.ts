@@ -1,4 +1,5 @@
 /** Every sub-command, in the order `lifeline --help` lists them. Add one line per command file. */
 import type { Command } from '../command.js';
+import { proxyCommand } from './proxy.js';
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [proxyCommand];

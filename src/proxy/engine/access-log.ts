@@ -1,0 +1,70 @@
+/**
+ * Structured access log: one JSON object per line. Lines are gathered and written once per
+ * event-loop turn, so logging costs one write per batch, not one per request.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { AccessLogConfig } from '../config/index.js';
+
+export interface AccessRecord {
+  time: string;
+  listener: string;
+  client: string;
+  method: string;
+  target: string;
+  status: number;
+  durationMs: number;
+  bytesOut: number;
+  cluster: string | null;
+  upstream: string | null;
+  /** The request went over a kept-alive upstream connection. */
+  upstreamReused: boolean;
+  /** Time from sending the request to the first response byte. */
+  upstreamTtfbMs: number | null;
+  attempts: number;
+  /** Why the proxy answered itself, or why the exchange failed. */
+  error?: string;
+}
+
+export class AccessLog {
+  #out: Writable | undefined;
+  #ownsStream = false;
+  #pending = '';
+  #scheduled = false;
+
+  constructor(config: AccessLogConfig) {
+    if (config.kind === 'stdout') this.#out = process.stdout;
+    else if (config.kind === 'stderr') this.#out = process.stderr;
+    else if (config.kind === 'file') {
+      this.#out = createWriteStream(config.path, { flags: 'a' });
+      this.#ownsStream = true;
+    }
+  }
+
+  get enabled(): boolean {
+    return this.#out !== undefined;
+  }
+
+  write(record: AccessRecord): void {
+    if (this.#out === undefined) return;
+    this.#pending += `${JSON.stringify(record)}\n`;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#pending === '' || this.#out === undefined) return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#out.write(text);
+  };
+
+  close(): void {
+    this.#flush();
+    if (this.#ownsStream) this.#out?.end();
+    this.#out = undefined;
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * The reverse proxy: listeners, clusters, the admin endpoint and the demo backends, started
+ * from a validated `ProxyConfig`, reloadable and drainable.
+ *
+ * Lifecycle: `Proxy.start(config)` binds everything (a port in use fails the start with a
+ * clear error and nothing left bound); `reload(config)` applies new routes, clusters and client
+ * policy to new requests while requests in flight finish on the old clusters, whose pools then
+ * close; `drain()` stops accepting, closes idle client connections at once, lets each busy one
+ * finish its response with `Connection: close`, and force-closes what remains at the deadline;
+ * `close()` drains with no grace and releases every timer and socket.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { TimerWheel } from '../core/timer-wheel.js';
+import { systemClock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { LifelineError } from '../core/errors.js';
+import { setTcpKeepAlive } from '../transport/tcp-keepalive.js';
+import { TlsSessionCache } from '../transport/tls-session-cache.js';
+import { TicketKeyRotation } from '../transport/ticket-key-rotation.js';
+import { headLimits } from '../http/wire/index.js';
+import type { ClusterConfig, ListenerConfig, ProxyConfig } from './config/index.js';
+import { ProxyMetrics } from './metrics/index.js';
+import { Cluster } from './engine/cluster.js';
+import { Router } from './engine/router.js';
+import { AccessLog } from './engine/access-log.js';
+import { DownstreamConnection } from './engine/downstream-connection.js';
+import type { ListenerContext } from './engine/downstream-connection.js';
+import { localResponse } from './engine/local-response.js';
+import { startAdmin } from './admin/admin-server.js';
+import type { AdminSource } from './admin/admin-server.js';
+import { DemoUpstreams } from './demo/demo-upstream.js';
+
+export interface ProxyStartOptions {
+  clock?: Clock;
+  /** Skip the config's demo backends (workers of a multi-process proxy: the primary runs them). */
+  skipDemo?: boolean;
+  /** Extra admin handlers (the lease API mounts here). */
+  adminExtra?: AdminSource['extra'];
+}
+
+export interface DrainResult {
+  /** Idle client connections closed at once. */
+  closedIdle: number;
+  /** Busy connections that finished their response and closed. */
+  closedAfterResponse: number;
+  /** Connections still open at the deadline, closed by force. */
+  forced: number;
+}
+
+class Listener implements ListenerContext {
+  readonly connections = new Set<DownstreamConnection>();
+  /** Idle connections in least-recently-used order (a Set keeps insertion order). */
+  readonly idle = new Set<DownstreamConnection>();
+  draining = false;
+  server!: net.Server;
+  rotation: TicketKeyRotation | undefined;
+  onClosed: ((conn: DownstreamConnection) => void) | undefined;
+
+  constructor(
+    public config: ListenerConfig,
+    public router: Router<Cluster>,
+    readonly proxy: Proxy,
+  ) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+  get protocol(): 'http' | 'https' {
+    return this.config.protocol;
+  }
+  get client() {
+    return this.config.client;
+  }
+  limits = headLimits();
+  get metrics() {
+    return this.proxy.metrics.listener(this.config.name);
+  }
+  get wheel() {
+    return this.proxy.wheel;
+  }
+  get clock() {
+    return this.proxy.clock;
+  }
+  get accessLog() {
+    return this.proxy.accessLog;
+  }
+
+  setIdle(conn: DownstreamConnection, idle: boolean): void {
+    if (idle) {
+      this.idle.delete(conn);
+      this.idle.add(conn);
+      if (this.draining) conn.closeWhenIdle('drain');
+    } else {
+      this.idle.delete(conn);
+    }
+  }
+
+  closed(conn: DownstreamConnection): void {
+    this.connections.delete(conn);
+    this.idle.delete(conn);
+    this.onClosed?.(conn);
+  }
+
+  readonly accept = (socket: net.Socket): void => {
+    const policy = this.config.client;
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    if (policy.maxConnections > 0 && this.connections.size >= policy.maxConnections) {
+      // At the cap: the least recently used idle connection makes room; never a busy one.
+      const victim = this.idle.values().next().value;
+      if (victim !== undefined) victim.destroy('evicted');
+      else {
+        this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
+        socket.on('error', () => undefined);
+        socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
+        return;
+      }
+    }
+    if (policy.tcpKeepAlive !== null) {
+      const k = policy.tcpKeepAlive;
+      setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
+    }
+    this.metrics.connectionAccepted();
+    this.connections.add(new DownstreamConnection(socket, this));
+  };
+}
+
+/**
+ * @example
+ *   const proxy = await Proxy.start(await loadConfig('proxy.yaml'));
+ *   process.on('SIGTERM', () => proxy.drain().then(() => proxy.close()));
+ */
+export class Proxy {
+  readonly clock: Clock;
+  readonly wheel: TimerWheel;
+  readonly metrics = new ProxyMetrics();
+  readonly accessLog: AccessLog;
+  readonly tlsSessions: TlsSessionCache;
+  config: ProxyConfig;
+  clusters = new Map<string, Cluster>();
+  readonly listeners: Listener[] = [];
+  admin: http.Server | undefined;
+  demo: DemoUpstreams | undefined;
+  #retired = new Set<Cluster>();
+  #closed = false;
+
+  private constructor(config: ProxyConfig, options: ProxyStartOptions) {
+    this.config = config;
+    this.clock = options.clock ?? systemClock;
+    // Fine ticks: client idle and upstream pool expiries are keep-alive deadlines, where a late
+    // close is a race.
+    this.wheel = new TimerWheel({ resolutionMs: 10, clock: this.clock });
+    this.accessLog = new AccessLog(config.accessLog);
+    this.tlsSessions = new TlsSessionCache({ maxSessions: Math.max(0, ...config.clusters.map((c) => c.tls.sessionCacheSize)) });
+  }
+
+  static async start(config: ProxyConfig, options: ProxyStartOptions = {}): Promise<Proxy> {
+    const proxy = new Proxy(config, options);
+    try {
+      if (config.demo !== null && options.skipDemo !== true) proxy.demo = await DemoUpstreams.start(config.demo.upstreams);
+      proxy.clusters = proxy.#buildClusters(config.clusters);
+      for (const lc of config.listeners) await proxy.#listen(lc);
+      if (config.admin !== null) {
+        proxy.admin = await startAdmin(config.admin, {
+          draining: () => proxy.listeners.some((l) => l.draining),
+          stats: () => proxy.stats(),
+          metricsText: () => proxy.metrics.text(),
+          metricsContentType: proxy.metrics.contentType,
+          ...(options.adminExtra === undefined ? {} : { extra: options.adminExtra }),
+        });
+      }
+    } catch (error) {
+      await proxy.close();
+      throw bindError(error);
+    }
+    return proxy;
+  }
+
+  /** The bound port of a listener (useful with port 0). */
+  port(listenerName?: string): number {
+    const listener = listenerName === undefined ? this.listeners[0] : this.listeners.find((l) => l.name === listenerName);
+    const address = listener?.server.address();
+    if (address === null || address === undefined || typeof address === 'string') throw new LifelineError('ERR_NOT_LISTENING', `listener ${listenerName ?? '(first)'} is not listening`);
+    return address.port;
+  }
+
+  adminPort(): number | undefined {
+    const address = this.admin?.address();
+    return address !== null && address !== undefined && typeof address !== 'string' ? address.port : undefined;
+  }
+
+  /** Apply a new configuration to new requests. Listener addresses must not change. */
+  reload(config: ProxyConfig): void {
+    for (const lc of config.listeners) {
+      const current = this.listeners.find((l) => l.name === lc.name);
+      if (current === undefined || current.config.address !== lc.address || current.config.protocol !== lc.protocol) {
+        throw new LifelineError('ERR_RELOAD_LISTENERS', `listener ${lc.name} (${lc.address}) is new or changed: listeners can only change with a restart`);
+      }
+    }
+    const clusters = this.#buildClusters(config.clusters);
+    for (const old of this.clusters.values()) this.#retire(old);
+    this.clusters = clusters;
+    for (const listener of this.listeners) {
+      const lc = config.listeners.find((l) => l.name === listener.name) as ListenerConfig;
+      listener.config = lc;
+      listener.limits = headLimits({ maxHeaderBytes: lc.client.maxHeaderBytes, maxHeaders: lc.client.maxHeaders });
+      listener.router = new Router(lc.routes, (name) => clusters.get(name) as Cluster);
+    }
+    this.config = config;
+  }
+
+  /** Stop accepting and let connections finish; see the module comment. */
+  async drain(options: { timeoutMs?: number; spreadMs?: number } = {}): Promise<DrainResult> {
+    const timeoutMs = options.timeoutMs ?? this.config.drain.timeoutMs;
+    const result: DrainResult = { closedIdle: 0, closedAfterResponse: 0, forced: 0 };
+    const busy = new Set<DownstreamConnection>();
+    for (const listener of this.listeners) {
+      listener.draining = true;
+      if (listener.server.listening) listener.server.close();
+      for (const conn of [...listener.connections]) {
+        if (conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0)) {
+          conn.closeWhenIdle('drain');
+          result.closedIdle += 1;
+        } else {
+          busy.add(conn);
+          conn.closeWhenIdle('drain');
+        }
+      }
+    }
+    if (busy.size > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (conn: DownstreamConnection): void => {
+          if (busy.delete(conn)) result.closedAfterResponse += 1;
+          if (busy.size === 0) finish();
+        };
+        const timer = setTimeout(() => finish(), timeoutMs);
+        const finish = (): void => {
+          clearTimeout(timer);
+          for (const listener of this.listeners) listener.onClosed = undefined;
+          resolve();
+        };
+        for (const listener of this.listeners) listener.onClosed = done;
+      });
+    }
+    for (const listener of this.listeners) {
+      for (const conn of [...listener.connections]) {
+        conn.destroy('drainForced');
+        result.forced += 1;
+      }
+    }
+    return result;
+  }
+
+  /** Close everything now. Safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const listener of this.listeners) {
+      listener.draining = true;
+      listener.rotation?.close();
+      for (const conn of [...listener.connections]) conn.destroy('drainForced');
+      if (listener.server.listening) {
+        listener.server.close();
+        await once(listener.server, 'close');
+      }
+    }
+    for (const cluster of this.clusters.values()) cluster.close();
+    for (const cluster of this.#retired) cluster.close();
+    if (this.admin !== undefined) {
+      this.admin.closeAllConnections();
+      if (this.admin.listening) {
+        this.admin.close();
+        await once(this.admin, 'close');
+      }
+    }
+    await this.demo?.close();
+    this.accessLog.close();
+    this.wheel.close();
+  }
+
+  stats(): unknown {
+    const clusters: Record<string, unknown> = {};
+    for (const [name, cluster] of this.clusters) {
+      clusters[name] = cluster.members.map((m) => ({
+        endpoint: m.pool.key,
+        available: m.view.available,
+        healthy: cluster.health?.isHealthy(m.pool.key) ?? true,
+        ejected: cluster.outliers.isEjected(m.pool.key),
+        idle: m.pool.idle.length,
+        active: m.pool.active,
+        connecting: m.pool.connecting,
+        learnedBackendIdleMs: Number.isFinite(m.pool.learnedIdleMs) ? m.pool.learnedIdleMs : null,
+        activeRequests: m.view.activeRequests,
+      }));
+    }
+    const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.connections.size, idle: l.idle.size, draining: l.draining }));
+    return { listeners, pools: clusters, tlsSessions: this.tlsSessions.stats, ...this.metrics.json() };
+  }
+
+  #buildClusters(configs: readonly ClusterConfig[]): Map<string, Cluster> {
+    const map = new Map<string, Cluster>();
+    const host = {
+      wheel: this.wheel,
+      clock: this.clock,
+      tlsSessions: this.tlsSessions,
+      onConnectOutcome: () => undefined,
+    };
+    for (const cc of configs) map.set(cc.name, new Cluster(cc, this.metrics.cluster(cc.name), host, this.clock));
+    return map;
+  }
+
+  /** A cluster replaced by a reload: stop its health checks now, close its pools when idle. */
+  #retire(cluster: Cluster): void {
+    this.#retired.add(cluster);
+    cluster.health?.close();
+    const check = (): void => {
+      if (cluster.members.every((m) => m.pool.active === 0 && m.pool.connecting === 0) || this.#closed) {
+        cluster.close();
+        this.#retired.delete(cluster);
+      } else {
+        setTimeout(check, 100).unref();
+      }
+    };
+    check();
+  }
+
+  async #listen(lc: ListenerConfig): Promise<void> {
+    const router = new Router(lc.routes, (name) => this.clusters.get(name) as Cluster);
+    const listener = new Listener(lc, router, this);
+    listener.limits = headLimits({ maxHeaderBytes: lc.client.maxHeaderBytes, maxHeaders: lc.client.maxHeaders });
+    if (lc.protocol === 'https' && lc.tls !== null) {
+      const server = tls.createServer({
+        cert: readFileSync(lc.tls.certFile),
+        key: readFileSync(lc.tls.keyFile),
+        ...(lc.tls.caFile === null ? {} : { ca: readFileSync(lc.tls.caFile) }),
+        ALPNProtocols: ['http/1.1'],
+      });
+      server.on('secureConnection', listener.accept);
+      server.on('tlsClientError', (_error, socket) => socket.destroy());
+      listener.rotation = new TicketKeyRotation(server, { rotateEveryMs: lc.tls.sessionTicketRotateMs, clock: this.clock });
+      listener.server = server;
+    } else {
+      listener.server = net.createServer({ noDelay: true }, listener.accept);
+    }
+    this.listeners.push(listener);
+    listener.server.listen({ port: lc.port, host: lc.host, backlog: 4096 });
+    await Promise.race([
+      once(listener.server, 'listening'),
+      once(listener.server, 'error').then(([error]) => {
+        throw new LifelineError('ERR_LISTEN', `listener ${lc.name} cannot listen on ${lc.address}: ${(error as Error).message}`, { cause: error });
+      }),
+    ]);
+  }
+}
+
+function bindError(error: unknown): unknown {
+  if (error instanceof LifelineError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    const e = error as Error & { address?: string; port?: number };
+    return new LifelineError('ERR_LISTEN', `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: ${e.message}`, { cause: error });
+  }
+  return error;
+}
