@@ -243,14 +243,15 @@ export class DownstreamConnection implements UpstreamSink {
     this.#replayBytes = upstreamHead.length;
     this.#written = false;
     this.state = this.#reqDone ? 'await' : 'body';
+    this.#setTimer(this.#reqDone ? cluster.config.timeouts.responseHeadersTimeoutMs : policy.requestTimeoutMs);
     if (this.#reqDone) {
       if (rest.length > 0) this.#buf = rest; // pipelined
       this.socket.pause();
-    } else if (rest.length > 0) {
-      this.#requestBody(rest, 0);
     }
-    this.#setTimer(this.#reqDone ? cluster.config.timeouts.responseHeadersTimeoutMs : policy.requestTimeoutMs);
     this.#acquire(undefined);
+    // The acquire may have answered already (no healthy upstream): the exchange is over then.
+    if (this.#head !== head || (this.state as State) === 'closed') return;
+    if (!this.#reqDone && rest.length > 0) this.#requestBody(rest, 0);
   }
 
   #acquire(avoid: Member | undefined): void {
