@@ -44,7 +44,10 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Co
     io.err(`lifeline: unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'\nRun 'lifeline --help' for usage.\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only flags before `--` are lifeline's: `lifeline awake -- grep --help` runs grep's help.
+  const separator = rest.indexOf('--');
+  const own = separator === -1 ? rest : rest.slice(0, separator);
+  if (own.includes('--help') || own.includes('-h')) {
     io.out(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
     return 0;
   }
