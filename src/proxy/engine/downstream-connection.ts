@@ -59,6 +59,10 @@ const REPLAY_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const TUNNEL_IDLE_MS = 300_000;
 
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
+
 export class DownstreamConnection implements UpstreamSink {
   state: State = 'idle';
   readonly openedAtMs: number;
@@ -425,7 +429,10 @@ export class DownstreamConnection implements UpstreamSink {
       }
       const out = buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, extra);
       this.#bytesOut += out.length;
+      // Head and the body bytes that came with it leave in one writev, not two writes.
+      this.socket.cork();
       this.socket.write(out, 'latin1');
+      process.nextTick(uncork, this.socket);
       this.#resRemaining = res.contentLength > 0 ? res.contentLength : 0;
       if (res.chunked) {
         this.#resScanner ??= new ChunkedScanner();
