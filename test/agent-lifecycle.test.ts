@@ -121,8 +121,10 @@ describe('closing rules', () => {
 
   it('does not reuse a socket older than socketActiveTtlMs', async () => {
     const server = await raw();
-    const agent = new KeepAliveAgent({ socketActiveTtlMs: 60 });
+    // A TTL long enough that two quick requests fit in it on a loaded machine, then a wait past it.
+    const agent = new KeepAliveAgent({ socketActiveTtlMs: 400 });
     assert.deepEqual(await ids(agent, server.port, 2, 40), ['1', '1']);
+    await new Promise((resolve) => setTimeout(resolve, 450));
     assert.deepEqual(await ids(agent, server.port, 1), ['2']);
     assert.equal(statsOf(agent, server.port).closes.ttl, 1);
     agent.destroy();
