@@ -88,6 +88,9 @@ class Listener implements ListenerContext {
   get accessLog() {
     return this.proxy.accessLog;
   }
+  get tunnelIdleTimeoutMs(): number {
+    return this.proxy.config.websocket.idleTimeoutMs;
+  }
 
   setIdle(conn: DownstreamConnection, idle: boolean): void {
     if (idle) {

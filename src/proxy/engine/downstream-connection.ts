@@ -47,6 +47,8 @@ export interface ListenerContext {
   readonly accessLog: AccessLog;
   /** Draining: every response closes its connection. */
   draining: boolean;
+  /** Idle timeout of an upgraded (WebSocket) connection, both directions, ms. */
+  readonly tunnelIdleTimeoutMs: number;
   /** Called when the connection becomes idle (true) or busy (false), for LRU eviction. */
   setIdle(conn: DownstreamConnection, idle: boolean): void;
   closed(conn: DownstreamConnection): void;
@@ -57,7 +59,6 @@ type State = 'idle' | 'head' | 'body' | 'await' | 'response' | 'tunnel' | 'close
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const REPLAY_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
-const TUNNEL_IDLE_MS = 300_000;
 
 function uncork(socket: Socket): void {
   socket.uncork();
@@ -438,7 +439,7 @@ export class DownstreamConnection implements UpstreamSink {
         this.#resScanner ??= new ChunkedScanner();
         this.#resScanner.reset();
       }
-      this.#setTimer(res.tunnel ? TUNNEL_IDLE_MS : (this.#cluster as Cluster).config.timeouts.idleStreamTimeoutMs);
+      this.#setTimer(res.tunnel ? this.ctx.tunnelIdleTimeoutMs : (this.#cluster as Cluster).config.timeouts.idleStreamTimeoutMs);
       if (res.tunnel) {
         if (rest.length > 0) this.socket.write(rest);
         if (this.#buf.length > 0) {
