@@ -273,3 +273,25 @@ test('stats and metrics count what happened', async () => {
   assert.match(text, /lifeline_upstream_rq_reused_total\{[^}]*cluster="bee"[^}]*\} [1-9]/);
   assert.match(text, /lifeline_downstream_rq_rejected_total\{[^}]*code="ERR_HTTP_CL_TE"[^}]*\} 2/, 'CL.TE and TE.CL');
 });
+
+test('a response delimited by the upstream closing reaches the client whole, then the client connection closes', async () => {
+  const server = net.createServer((socket) => {
+    socket.once('data', () => {
+      // No Content-Length, no chunked: the body ends when the connection does (RFC 9112 6.3).
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n${'x'.repeat(100_000)}END`);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const p = await Proxy.start(parseConfig(`listeners: [{ name: m, address: "127.0.0.1:0", routes: [{ cluster: c }] }]\nclusters: { c: { endpoints: [{ address: "127.0.0.1:${port}" }] } }\naccessLog: { target: "off" }\n`, 'c.yaml', {}));
+  try {
+    const res = await raw('GET / HTTP/1.1\r\nHost: x\r\n\r\n', p.port());
+    assert.match(res, /^HTTP\/1\.1 200 OK/);
+    assert.match(res, /Connection: close/i);
+    assert.ok(res.endsWith(`${'x'.repeat(100)}END`), `the body arrived whole (${res.length} bytes)`);
+  } finally {
+    await p.close();
+    server.close();
+  }
+});

@@ -248,7 +248,8 @@ export class EndpointPool {
       this.metrics.destroyedByRemoteWithActiveRequest();
       const sink = conn.sink;
       conn.sink = undefined;
-      sink?.onUpstreamClose(failure ?? new LifelineError('ERR_UPSTREAM_CLOSED', `${this.key} closed the connection`));
+      // undefined for a clean close (FIN): the end of a close-delimited response, for instance.
+      sink?.onUpstreamClose(failure);
     }
     const reason: UpstreamCloseReason = (conn.closeReason as UpstreamCloseReason | undefined) ?? (failure === undefined ? 'remote_close' : 'error');
     this.metrics.connectionClosed(reason, conn.requests);
