@@ -290,6 +290,9 @@ test('a response delimited by the upstream closing reaches the client whole, the
     assert.match(res, /^HTTP\/1\.1 200 OK/);
     assert.match(res, /Connection: close/i);
     assert.ok(res.endsWith(`${'x'.repeat(100)}END`), `the body arrived whole (${res.length} bytes)`);
+    const m = p.metrics.listener('m').stats();
+    assert.equal(m.rq['2xx'], 1, 'the exchange completed (not cut off as an error)');
+    assert.equal(m.cxClosed.error, 0);
   } finally {
     await p.close();
     server.close();
