@@ -55,6 +55,8 @@ class Listener implements ListenerContext {
   readonly connections = new Set<DownstreamConnection>();
   /** Idle connections in least-recently-used order (a Set keeps insertion order). */
   readonly idle = new Set<DownstreamConnection>();
+  /** Newcomers held unread while the listener is full (client.whenFull: pause). */
+  readonly waiting: { socket: net.Socket; timerId: number }[] = [];
   draining = false;
   server!: net.Server;
   rotation: TicketKeyRotation | undefined;
@@ -102,10 +104,35 @@ class Listener implements ListenerContext {
     }
   }
 
+  #refuse(socket: net.Socket): void {
+    this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
+    socket.on('error', () => undefined);
+    socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
+  }
+
   closed(conn: DownstreamConnection): void {
     this.connections.delete(conn);
     this.idle.delete(conn);
     this.onClosed?.(conn);
+    // A slot is free: serve the longest-waiting newcomer that is still there.
+    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
+      this.wheel.cancel(next.timerId);
+      if (next.socket.destroyed || this.draining) {
+        next.socket.destroy();
+        continue;
+      }
+      this.accept(next.socket);
+      next.socket.resume();
+      break;
+    }
+  }
+
+  /** Drop every held newcomer (drain, close). */
+  dropWaiting(): void {
+    for (const waiter of this.waiting.splice(0)) {
+      this.wheel.cancel(waiter.timerId);
+      waiter.socket.destroy();
+    }
   }
 
   readonly accept = (socket: net.Socket): void => {
@@ -118,10 +145,22 @@ class Listener implements ListenerContext {
       // At the cap: the least recently used idle connection makes room; never a busy one.
       const victim = this.idle.values().next().value;
       if (victim !== undefined) victim.destroy('evicted');
-      else {
-        this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
+      else if (policy.whenFull === 'pause') {
+        // Hold the newcomer unread until a connection closes (to the client, accepting paused),
+        // for at most headersTimeoutMs; then it gets the 503 that `reject` gives at once.
+        socket.pause();
         socket.on('error', () => undefined);
-        socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
+        const waiter = { socket, timerId: -1 };
+        waiter.timerId = this.wheel.add(policy.headersTimeoutMs > 0 ? policy.headersTimeoutMs : 60_000, () => {
+          const at = this.waiting.indexOf(waiter);
+          if (at === -1) return;
+          this.waiting.splice(at, 1);
+          this.#refuse(socket);
+        });
+        this.waiting.push(waiter);
+        return;
+      } else {
+        this.#refuse(socket);
         return;
       }
     }
@@ -152,6 +191,8 @@ export class Proxy {
   demo: DemoUpstreams | undefined;
   #retired = new Set<Cluster>();
   #closed = false;
+  /** Resolves the drain in progress once its busy connections are done. */
+  #drained: (() => void) | undefined;
 
   private constructor(config: ProxyConfig, options: ProxyStartOptions) {
     this.config = config;
@@ -223,9 +264,15 @@ export class Proxy {
     const timeoutMs = options.timeoutMs ?? this.config.drain.timeoutMs;
     const result: DrainResult = { closedIdle: 0, closedAfterResponse: 0, forced: 0 };
     const busy = new Set<DownstreamConnection>();
+    const done = (conn: DownstreamConnection): void => {
+      if (busy.delete(conn)) result.closedAfterResponse += 1;
+      if (busy.size === 0) this.#drained?.();
+    };
+    for (const listener of this.listeners) listener.onClosed = done;
     for (const listener of this.listeners) {
       listener.draining = true;
       if (listener.server.listening) listener.server.close();
+      listener.dropWaiting();
       for (const conn of [...listener.connections]) {
         if (conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0)) {
           conn.closeWhenIdle('drain');
@@ -233,24 +280,22 @@ export class Proxy {
         } else {
           busy.add(conn);
           conn.closeWhenIdle('drain');
+          // A connection that had sent nothing yet closes on the spot: it was idle after all.
+          if (conn.state === 'closed' && busy.delete(conn)) result.closedIdle += 1;
         }
       }
     }
     if (busy.size > 0) {
       await new Promise<void>((resolve) => {
-        const done = (conn: DownstreamConnection): void => {
-          if (busy.delete(conn)) result.closedAfterResponse += 1;
-          if (busy.size === 0) finish();
-        };
-        const timer = setTimeout(() => finish(), timeoutMs);
-        const finish = (): void => {
+        const timer = setTimeout(() => this.#drained?.(), timeoutMs);
+        this.#drained = () => {
           clearTimeout(timer);
-          for (const listener of this.listeners) listener.onClosed = undefined;
+          this.#drained = undefined;
           resolve();
         };
-        for (const listener of this.listeners) listener.onClosed = done;
       });
     }
+    for (const listener of this.listeners) listener.onClosed = undefined;
     for (const listener of this.listeners) {
       for (const conn of [...listener.connections]) {
         conn.destroy('drainForced');
@@ -267,6 +312,7 @@ export class Proxy {
     for (const listener of this.listeners) {
       listener.draining = true;
       listener.rotation?.close();
+      listener.dropWaiting();
       for (const conn of [...listener.connections]) conn.destroy('drainForced');
       if (listener.server.listening) {
         listener.server.close();
@@ -352,13 +398,14 @@ export class Proxy {
       listener.server = net.createServer({ noDelay: true }, listener.accept);
     }
     this.listeners.push(listener);
-    listener.server.listen({ port: lc.port, host: lc.host, backlog: 4096 });
-    await Promise.race([
-      once(listener.server, 'listening'),
-      once(listener.server, 'error').then(([error]) => {
-        throw new LifelineError('ERR_LISTEN', `listener ${lc.name} cannot listen on ${lc.address}: ${(error as Error).message}`, { cause: error });
-      }),
-    ]);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new LifelineError('ERR_LISTEN', `listener ${lc.name} cannot listen on ${lc.address}: ${error.message}`, { cause: error }));
+      listener.server.once('error', onError);
+      listener.server.listen({ port: lc.port, host: lc.host, backlog: 4096 }, () => {
+        listener.server.off('error', onError);
+        resolve();
+      });
+    });
   }
 }
 

@@ -86,7 +86,11 @@ export class Cluster {
         expectStatus: (status) => status >= hc.expectStatus.min && status <= hc.expectStatus.max,
         probe: (key, signal) => this.#probe(key, hc.path, signal),
       });
-      this.health.on('up', (key) => this.#refresh(key));
+      this.health.on('up', (key) => {
+        // A passing active check outranks a passive ejection: the endpoint is back.
+        this.outliers.uneject(key);
+        this.#refresh(key);
+      });
       this.health.on('down', (key) => this.#refresh(key));
       for (const m of this.members) this.health.add(m.pool.key);
     }

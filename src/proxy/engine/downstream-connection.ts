@@ -283,8 +283,13 @@ export class DownstreamConnection implements UpstreamSink {
       member.view.activeRequests -= 1;
       (this.#cluster as Cluster).record(member, 'connect-failure');
       const code = (error as { code?: string } | undefined)?.code ?? 'ERR_UPSTREAM_CONNECT';
-      if (this.#attempts < (this.#cluster as Cluster).config.retries.maxAttempts && this.#replay !== undefined && !this.#written) {
-        (this.#cluster as Cluster).metrics.retry();
+      // Nothing reached the backend, so any request may go to another endpoint: try each other
+      // endpoint once at most, on top of the retry budget for failures after writing.
+      const cluster = this.#cluster as Cluster;
+      const budget = cluster.config.retries.maxAttempts + cluster.members.length - 1;
+      if (this.#attempts < budget && !this.#written) {
+        cluster.metrics.retry();
+        this.#retried = true;
         return this.#acquire(member);
       }
       this.#error = code;
@@ -508,7 +513,8 @@ export class DownstreamConnection implements UpstreamSink {
         this.#queue = (this.#replay as Buffer[]).slice();
         this.#written = false;
         this.#retried = true;
-        return this.#acquire(undefined);
+        // Another endpoint when there is one: a reset may mean this one is going away.
+        return this.#acquire(error === undefined ? undefined : member);
       }
       this.#error = `${this.#reused ? 'reused' : 'new'} upstream connection closed before the response${this.#written ? ' (request written, not replayable)' : ''}: ${error?.message ?? 'closed'}`;
       return this.#local(502, 'ERR_UPSTREAM_CLOSED', !this.#reqDone, EMPTY);

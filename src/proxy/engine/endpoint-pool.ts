@@ -49,6 +49,10 @@ export class UpstreamConnectError extends LifelineError {
 let nextConnectionId = 1;
 /** Below this, an observed idle close is noise (a close racing a response), not a timeout. */
 const MIN_LEARNED_IDLE_MS = 100;
+/** Idle closes closer together than this are one event (a backend restarting), not timeouts. */
+const BURST_MS = 20;
+/** A learned backend idle time is forgotten after this long without a new observation. */
+const LEARNED_IDLE_TTL_MS = 60_000;
 
 export class EndpointPool {
   readonly key: string;
@@ -58,6 +62,11 @@ export class EndpointPool {
   connecting = 0;
   /** Smallest idle time after which the backend was seen closing a connection (no hint). */
   learnedIdleMs = Number.POSITIVE_INFINITY;
+  #learnedAtMs = 0;
+  /** One idle-close observation waiting for a second that agrees with it. */
+  #candidateMs: number | undefined;
+  #candidateAtMs = 0;
+  #lastIdleCloseMs = Number.NEGATIVE_INFINITY;
   #waiters: AcquireCallback[] = [];
   #closed = false;
 
@@ -121,9 +130,10 @@ export class EndpointPool {
     if (hint?.max !== undefined) conn.remainingByHint = hint.max;
     else if (Number.isFinite(conn.remainingByHint)) conn.remainingByHint -= 1;
     if (conn.remainingByHint <= 0) return this.#destroy(conn, 'max_requests', true);
-    const backendIdleMs = hint?.timeoutSec !== undefined ? hint.timeoutSec * 1000 : hintSeen ? pool.defaultBackendIdleMs : Math.min(this.learnedIdleMs, pool.defaultBackendIdleMs);
-    const keepMs = Math.min(pool.idleTimeoutMs, backendIdleMs - pool.hintMarginMs);
-    if (keepMs <= 0) return this.#destroy(conn, 'hint_expiry', true);
+    const backendIdleMs = hint?.timeoutSec !== undefined ? hint.timeoutSec * 1000 : hintSeen ? pool.defaultBackendIdleMs : Math.min(this.#learned(), pool.defaultBackendIdleMs);
+    // The margin is at most half the backend's idle time, so a short idle time still pools.
+    const keepMs = Math.min(pool.idleTimeoutMs, backendIdleMs - Math.min(pool.hintMarginMs, backendIdleMs / 2));
+    if (keepMs < 1) return this.#destroy(conn, 'hint_expiry', true);
 
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
@@ -226,9 +236,38 @@ export class EndpointPool {
     socket.on('close', () => this.#onClose(conn, failure));
   }
 
+  /**
+   * Learn from idle connections the backend closed. A backend with an idle timeout closes every
+   * idle connection at about the same age, so a value is learned only when two closes agree
+   * (within half of each other); one close may as well be a restart. Several idle connections
+   * closed at once are a restart or shutdown (each timeout runs on its own clock) and teach
+   * nothing. A learned value is forgotten after LEARNED_IDLE_TTL_MS without a new observation.
+   */
   #learn(conn: UpstreamConnection): void {
-    const idleMs = this.host.clock.now() - conn.idleSinceMs;
-    if (idleMs >= MIN_LEARNED_IDLE_MS && idleMs < this.learnedIdleMs) this.learnedIdleMs = idleMs;
+    const now = this.host.clock.now();
+    const idleMs = now - conn.idleSinceMs;
+    const burst = now - this.#lastIdleCloseMs < BURST_MS;
+    this.#lastIdleCloseMs = now;
+    if (burst) {
+      this.#candidateMs = undefined;
+      return;
+    }
+    if (idleMs < MIN_LEARNED_IDLE_MS) return;
+    const candidate = this.#candidateMs;
+    if (candidate !== undefined && Math.abs(idleMs - candidate) <= Math.max(idleMs, candidate) / 2 && now - this.#candidateAtMs < LEARNED_IDLE_TTL_MS) {
+      const learned = Math.min(idleMs, candidate);
+      if (learned < this.#learned() || now - this.#learnedAtMs > LEARNED_IDLE_TTL_MS / 2) this.learnedIdleMs = learned;
+      this.#learnedAtMs = now;
+      this.#candidateMs = undefined;
+      return;
+    }
+    this.#candidateMs = idleMs;
+    this.#candidateAtMs = now;
+  }
+
+  #learned(): number {
+    if (Number.isFinite(this.learnedIdleMs) && this.host.clock.now() - this.#learnedAtMs > LEARNED_IDLE_TTL_MS) this.learnedIdleMs = Number.POSITIVE_INFINITY;
+    return this.learnedIdleMs;
   }
 
   #onClose(conn: UpstreamConnection, failure: Error | undefined): void {

@@ -124,6 +124,18 @@ export class OutlierDetector extends EventEmitter<OutlierDetectorEvents> {
     t.timer = undefined;
   }
 
+  /**
+   * End an ejection early, as when an active health check sees the endpoint healthy again
+   * (Envoy's `successful_active_health_check_uneject_host`). The ejection count is kept, so a
+   * flapping endpoint still gets longer ejections. Emits 'return'.
+   */
+  uneject(key: string): void {
+    const t = this.#targets.get(key);
+    if (t === undefined || !t.ejected) return;
+    t.timer?.cancel();
+    this.#return(t);
+  }
+
   /** Report how one exchange with `key` went. Unknown keys and ejected endpoints are ignored. */
   record(key: string, outcome: RequestOutcome): void {
     const t = this.#targets.get(key);
