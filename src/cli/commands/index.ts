@@ -1,7 +1,8 @@
 /** Every sub-command, in the order `lifeline --help` lists them. Add one line per command file. */
 import type { Command } from '../command.js';
 import { proxyCommand } from './proxy.js';
+import { tunnelCommand } from './tunnel.js';
 import { awakeCommand } from './awake.js';
 import { leaseCommand } from './lease.js';
 
-export const commands: readonly Command[] = [proxyCommand, awakeCommand, leaseCommand];
+export const commands: readonly Command[] = [proxyCommand, tunnelCommand, awakeCommand, leaseCommand];

@@ -1,0 +1,424 @@
+/**
+ * TunnelClient: keeps one session to the tunnel server alive, forever, and serves local entry
+ * points (SOCKS5, HTTP CONNECT, static forwards) over it.
+ *
+ * Lifecycle (one place, `#run`): `connecting` -> `connected` -> (session ends) -> `waiting`
+ * (jittered, capped exponential backoff) -> `connecting` ... until `close()` -> `closed`.
+ * Every attempt resolves the server's host name again. The backoff resets only after a session
+ * was welcomed (authenticated), so a server that refuses us is not hammered.
+ *
+ * Entry points outlive sessions: while no session is up, a new local connection waits for one up
+ * to `openTimeoutMs`, then gets a general-failure reply. Streams of a session that died are
+ * destroyed with it (a TCP stream cannot be resumed on another connection).
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { Backoff } from '../core/backoff.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { booleanOption, clockOption, enumOption, functionOption, integerOption, numberOption, rejectUnknown } from '../core/options.js';
+import type { Destination, ForwardSpec } from './address.js';
+import { parseHostPort } from './address.js';
+import { AdminServer } from './admin-server.js';
+import { normalizeFingerprint } from './auth.js';
+import { ClientSession } from './client-session.js';
+import type { OpenResult } from './client-session.js';
+import { defaultClientLookup, dialTunnel } from './dial.js';
+import { EntryListener } from './entry-listener.js';
+import type { EntryKind } from './entry-listener.js';
+import { prometheusText } from './metrics.js';
+
+export interface TunnelClientOptions {
+  /** `HOST:PORT` of the tunnel server. */
+  server: string;
+  /** Token for challenge-response authentication. */
+  token?: string;
+  /** PEM client certificate and key: authenticate with the certificate (no token needed). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Pin the server certificate by SHA-256 fingerprint (hex, colons optional). */
+  fingerprint?: string;
+  /** PEM CA bundle to verify the server with (when not pinning). Default: system CAs. */
+  ca?: string | Buffer;
+  /** TLS server name (SNI and certificate check). Default: the host of `server` if a name. */
+  servername?: string;
+  /** `tls` or `wss`. Default `tls`. */
+  transport?: 'tls' | 'wss';
+  wsPath?: string;
+  /** Name shown in the server's status. Default `lifeline-client`. */
+  name?: string;
+  /** Ping after this much silence, ms (the server's announced interval wins if smaller). Default 25000. */
+  pingIntervalMs?: number;
+  /** Reply timeout of each ping, ms. Default 10000. */
+  pingTimeoutMs?: number;
+  /** Unanswered pings in a row that make the server dead. Default 3. */
+  missedPings?: number;
+  /** Share of the ping interval randomly cut, 0..1, so clients do not ping in lockstep. Default 0.1. */
+  pingJitter?: number;
+  /** Reconnect backoff: first ceiling and cap, ms. Defaults 200 and 30000. */
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  /** Resolve + TCP + TLS (+ WebSocket upgrade), ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** From TLS up to the server's WELCOME, ms. Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** How long a local connection waits for a session, ms. Default 10000. */
+  openTimeoutMs?: number;
+  /** Receive window per stream, bytes. Default 1048576 (1 MiB, as OpenSSH's 2 MiB channel window: a single stream needs window >= bandwidth x delay). */
+  windowBytes?: number;
+  /** TCP keepalive and TCP_USER_TIMEOUT on the tunnel socket. Default true. */
+  tcpKeepAlive?: boolean;
+  lookup?: (host: string) => Promise<string>;
+  clock?: Clock;
+}
+
+export type TunnelClientState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
+
+export interface TunnelClientEvents {
+  state: [state: TunnelClientState];
+  connected: [info: { sessionId: number; address: string; pingIntervalMs: number; attempt: number }];
+  disconnected: [info: { error: Error | undefined; code: string; connectedMs: number }];
+  dead: [info: { silentMs: number; boundMs: number }];
+  connectFailed: [info: { error: Error; code: string; attempt: number }];
+  reconnecting: [info: { delayMs: number; attempt: number }];
+  notice: [message: string];
+  entry: [info: { kind: EntryKind; destination?: string; reply?: number; message: string }];
+  warning: [message: string];
+}
+
+export interface TunnelClientStatus {
+  state: TunnelClientState;
+  server: string;
+  address: string | null;
+  sessionId: number | null;
+  rttMs: number | null;
+  streams: number;
+  bytesSent: number;
+  bytesReceived: number;
+  reconnects: number;
+  attempts: number;
+  pingIntervalMs: number;
+  entryPoints: { kind: EntryKind; address: string; connections: number }[];
+}
+
+const KNOWN = [
+  'server', 'token', 'cert', 'key', 'fingerprint', 'ca', 'servername', 'transport', 'wsPath', 'name', 'pingIntervalMs', 'pingTimeoutMs', 'missedPings',
+  'pingJitter', 'reconnectInitialMs', 'reconnectMaxMs', 'connectTimeoutMs', 'handshakeTimeoutMs', 'openTimeoutMs', 'windowBytes', 'tcpKeepAlive', 'lookup', 'clock',
+];
+const W = 'TunnelClient';
+const MAX_MS = 2 ** 31 - 1;
+
+/**
+ * @example
+ *   const client = new TunnelClient({ server: 'vpn.example.com:7000', token, fingerprint });
+ *   client.start();
+ *   await client.listenSocks('127.0.0.1', 1080);
+ *   client.on('dead', ({ silentMs }) => console.log('server silent', silentMs));
+ */
+export class TunnelClient extends EventEmitter<TunnelClientEvents> {
+  readonly host: string;
+  readonly port: number;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly missedPings: number;
+  readonly openTimeoutMs: number;
+  readonly #o: {
+    token: string | undefined; cert: string | Buffer | undefined; key: string | Buffer | undefined; fingerprint: string | undefined; ca: string | Buffer | undefined;
+    servername: string | undefined; transport: 'tls' | 'wss'; wsPath: string; name: string; jitter: number; connectTimeoutMs: number; handshakeTimeoutMs: number;
+    windowBytes: number; tcpKeepAlive: boolean; lookup: (host: string) => Promise<string>;
+  };
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
+  readonly #entries: EntryListener[] = [];
+  #admin: AdminServer | undefined;
+  #state: TunnelClientState = 'idle';
+  #session: ClientSession | undefined;
+  #address: string | null = null;
+  #sessions = 0;
+  #attempts = 0;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+  #waitTimer: TimerHandle | undefined;
+  #wake: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(options: TunnelClientOptions) {
+    super();
+    const o = rejectUnknown(W, options, KNOWN);
+    if (typeof o.server !== 'string') throw new InvalidOptionError(`${W}.server`, `${W}.server is required: HOST:PORT`);
+    const hp = parseHostPort(`${W}.server`, o.server);
+    if (hp.port === 0) throw new InvalidOptionError(`${W}.server`, `${W}.server port must be 1..65535`);
+    this.host = hp.host;
+    this.port = hp.port;
+    this.pingIntervalMs = integerOption(W, o, 'pingIntervalMs', 25_000, { min: 10, max: MAX_MS });
+    this.pingTimeoutMs = integerOption(W, o, 'pingTimeoutMs', 10_000, { min: 1, max: MAX_MS });
+    this.missedPings = integerOption(W, o, 'missedPings', 3, { min: 1, max: 100 });
+    this.openTimeoutMs = integerOption(W, o, 'openTimeoutMs', 10_000, { min: 0, max: MAX_MS });
+    const initialMs = integerOption(W, o, 'reconnectInitialMs', 200, { min: 1, max: MAX_MS });
+    const maxMs = integerOption(W, o, 'reconnectMaxMs', Math.max(30_000, initialMs), { min: initialMs, max: MAX_MS, note: '(at least reconnectInitialMs)' });
+    this.#backoff = new Backoff({ initialMs, maxMs });
+    const str = (name: string): string | undefined => {
+      const v = o[name];
+      if (v !== undefined && typeof v !== 'string') throw new InvalidOptionError(`${W}.${name}`, `${W}.${name} must be a string`);
+      return v;
+    };
+    const pem = (name: string): string | Buffer | undefined => {
+      const v = o[name];
+      if (v !== undefined && typeof v !== 'string' && !Buffer.isBuffer(v)) throw new InvalidOptionError(`${W}.${name}`, `${W}.${name} must be PEM text or a Buffer`);
+      return v;
+    };
+    const token = str('token');
+    const cert = pem('cert');
+    const key = pem('key');
+    if ((cert === undefined) !== (key === undefined)) throw new InvalidOptionError(`${W}.cert`, `${W}.cert and ${W}.key go together`);
+    if (token === undefined && cert === undefined) throw new InvalidOptionError(`${W}.token`, `${W} needs a token or a client certificate (cert and key)`);
+    const fp = str('fingerprint');
+    this.#o = {
+      token,
+      cert,
+      key,
+      fingerprint: fp === undefined ? undefined : normalizeFingerprint(`${W}.fingerprint`, fp),
+      ca: pem('ca'),
+      servername: str('servername'),
+      transport: enumOption(W, o, 'transport', 'tls', ['tls', 'wss'] as const),
+      wsPath: str('wsPath') ?? '/lifeline-tunnel',
+      name: str('name') ?? 'lifeline-client',
+      jitter: numberOption(W, o, 'pingJitter', 0.1, { min: 0, max: 1 }),
+      connectTimeoutMs: integerOption(W, o, 'connectTimeoutMs', 10_000, { min: 1, max: MAX_MS }),
+      handshakeTimeoutMs: integerOption(W, o, 'handshakeTimeoutMs', 10_000, { min: 1, max: MAX_MS }),
+      windowBytes: integerOption(W, o, 'windowBytes', 1_048_576, { min: 16_384, max: 16_777_216 }),
+      tcpKeepAlive: booleanOption(W, o, 'tcpKeepAlive', true),
+      lookup: functionOption<(host: string) => Promise<string>>(W, o, 'lookup') ?? defaultClientLookup,
+    };
+    this.#clock = clockOption(W, o);
+  }
+
+  get state(): TunnelClientState {
+    return this.#state;
+  }
+
+  /** The dead-server bound: pingIntervalMs + missedPings x pingTimeoutMs. */
+  get deadBoundMs(): number {
+    const interval = this.#session?.pingIntervalMs ?? this.pingIntervalMs;
+    return interval + this.missedPings * this.pingTimeoutMs;
+  }
+
+  /** Start the connect/reconnect loop (idempotent). */
+  start(): this {
+    this.#running ??= this.#run();
+    return this;
+  }
+
+  /** Resolves when a session is up (or rejects after `timeoutMs`). */
+  async waitConnected(timeoutMs = this.openTimeoutMs): Promise<void> {
+    if (this.#state === 'connected') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = this.#clock.setTimer(() => {
+        this.off('connected', onConnected);
+        reject(new Error(`no tunnel session within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onConnected = (): void => {
+        timer.cancel();
+        resolve();
+      };
+      this.once('connected', onConnected);
+    });
+  }
+
+  /** Open a stream through the tunnel for `socket`; see ClientSession.open. */
+  async openStream(destination: Destination, socket: Socket, accept?: () => void): Promise<OpenResult> {
+    if (this.#state !== 'connected') {
+      if (this.#isClosed()) return { reply: 1, message: 'client closed' };
+      try {
+        await this.waitConnected();
+      } catch {
+        return { reply: 1, message: 'tunnel not connected' };
+      }
+    }
+    const session = this.#session;
+    if (session === undefined || socket.destroyed) return { reply: 1, message: 'tunnel not connected' };
+    return session.open(destination, socket, accept);
+  }
+
+  listenSocks(host: string, port: number): Promise<EntryListener> {
+    return this.#listen('socks5', host, port, undefined);
+  }
+
+  listenHttpProxy(host: string, port: number): Promise<EntryListener> {
+    return this.#listen('http-connect', host, port, undefined);
+  }
+
+  forward(spec: ForwardSpec): Promise<EntryListener> {
+    return this.#listen('forward', spec.listenHost, spec.listenPort, spec.target);
+  }
+
+  /** Serve GET /status and /metrics for this client. */
+  async listenAdmin(host: string, port: number): Promise<AdminServer> {
+    this.#admin = await AdminServer.listen(host, port, { status: () => this.status(), metrics: () => this.metrics() });
+    return this.#admin;
+  }
+
+  status(): TunnelClientStatus {
+    const s = this.#session;
+    const live = s !== undefined && s.state !== 'closed';
+    return {
+      state: this.#state,
+      server: `${this.host}:${this.port}`,
+      address: this.#address,
+      sessionId: live ? s.sessionId : null,
+      rttMs: live ? (s.rttMs ?? null) : null,
+      streams: live ? s.mux.streams.size : 0,
+      bytesSent: this.#closedBytesOut + (live ? s.mux.bytesOut : 0),
+      bytesReceived: this.#closedBytesIn + (live ? s.mux.bytesIn : 0),
+      reconnects: Math.max(0, this.#sessions - 1),
+      attempts: this.#attempts,
+      pingIntervalMs: s?.pingIntervalMs ?? this.pingIntervalMs,
+      entryPoints: this.#entries.map((e) => ({ kind: e.kind, address: `${e.address.host}:${e.address.port}`, connections: e.connections })),
+    };
+  }
+
+  metrics(): string {
+    const s = this.status();
+    return prometheusText([
+      { name: 'lifeline_tunnel_client_connected', help: '1 while a session is up.', type: 'gauge', samples: [{ value: s.state === 'connected' ? 1 : 0 }] },
+      { name: 'lifeline_tunnel_client_reconnects_total', help: 'Sessions re-established after the first.', type: 'counter', samples: [{ value: s.reconnects }] },
+      { name: 'lifeline_tunnel_client_connect_attempts_total', help: 'Connection attempts.', type: 'counter', samples: [{ value: s.attempts }] },
+      { name: 'lifeline_tunnel_client_streams', help: 'Open streams.', type: 'gauge', samples: [{ value: s.streams }] },
+      { name: 'lifeline_tunnel_client_ping_rtt_seconds', help: 'Last ping round trip.', type: 'gauge', samples: s.rttMs === null ? [] : [{ value: s.rttMs / 1000 }] },
+      {
+        name: 'lifeline_tunnel_client_bytes_total',
+        help: 'Stream payload bytes, by direction.',
+        type: 'counter',
+        samples: [
+          { labels: { direction: 'sent' }, value: s.bytesSent },
+          { labels: { direction: 'received' }, value: s.bytesReceived },
+        ],
+      },
+    ]);
+  }
+
+  /** Stop reconnecting, end the session, close every entry point and the admin endpoint. */
+  async close(): Promise<void> {
+    if (this.#isClosed()) return;
+    this.#setState('closed');
+    this.#abort.abort();
+    this.#waitTimer?.cancel();
+    this.#wake?.();
+    this.#session?.close();
+    await Promise.all([...this.#entries.map((e) => e.close()), this.#admin?.close()]);
+    await this.#running;
+  }
+
+  async #listen(kind: EntryKind, host: string, port: number, target: Destination | undefined): Promise<EntryListener> {
+    const entry = await EntryListener.listen({
+      kind,
+      host,
+      port,
+      ...(target === undefined ? {} : { target }),
+      open: (d, socket, accept) => this.openStream(d, socket, accept),
+      handshakeTimeoutMs: this.#o.handshakeTimeoutMs,
+      clock: this.#clock,
+      onEvent: (e) => this.emit('entry', e),
+    });
+    this.#entries.push(entry);
+    return entry;
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #setState(state: TunnelClientState): void {
+    if (this.#state === state || this.#state === 'closed') return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#isClosed()) {
+      this.#setState('connecting');
+      this.#attempts += 1;
+      const attempt = this.#attempts;
+      try {
+        await this.#connectOnce(attempt);
+      } catch (error) {
+        const e = error as Error;
+        if (!this.#isClosed()) this.emit('connectFailed', { error: e, code: codeOf(e), attempt });
+      }
+      if (this.#isClosed()) break;
+      const delayMs = this.#backoff.next();
+      this.#setState('waiting');
+      this.emit('reconnecting', { delayMs, attempt: attempt + 1 });
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#waitTimer = this.#clock.setTimer(resolve, delayMs);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  async #connectOnce(attempt: number): Promise<void> {
+    const o = this.#o;
+    const keepAlive = o.tcpKeepAlive
+      ? { idleMs: this.pingIntervalMs, intervalMs: this.pingTimeoutMs, count: this.missedPings, userTimeoutMs: this.pingIntervalMs + this.missedPings * this.pingTimeoutMs }
+      : undefined;
+    const dialed = await dialTunnel({
+      host: this.host,
+      port: this.port,
+      transport: o.transport,
+      wsPath: o.wsPath,
+      fingerprint: o.fingerprint,
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      servername: o.servername,
+      connectTimeoutMs: o.connectTimeoutMs,
+      tcpKeepAlive: keepAlive,
+      lookup: o.lookup,
+      clock: this.#clock,
+      signal: this.#abort.signal,
+    });
+    if (dialed.keepAliveWarning !== undefined) this.emit('warning', dialed.keepAliveWarning);
+    if (this.#isClosed()) {
+      dialed.transport.destroy();
+      return;
+    }
+    this.#address = dialed.address;
+    const session = new ClientSession(dialed.transport, {
+      token: o.token,
+      certificateAuth: o.cert !== undefined && o.token === undefined,
+      name: o.name,
+      reconnects: this.#sessions,
+      pingIntervalMs: this.pingIntervalMs,
+      pingTimeoutMs: this.pingTimeoutMs,
+      missedPings: this.missedPings,
+      jitter: o.jitter,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      windowBytes: o.windowBytes,
+      clock: this.#clock,
+    });
+    this.#session = session;
+    session.on('notice', (m) => this.emit('notice', m));
+    await session.ready;
+    const connectedAt = this.#clock.now();
+    this.#sessions += 1;
+    this.#backoff.reset();
+    this.#setState('connected');
+    this.emit('connected', { sessionId: session.sessionId, address: dialed.address, pingIntervalMs: session.pingIntervalMs, attempt });
+    const error = await session.closed;
+    this.#closedBytesIn += session.mux.bytesIn;
+    this.#closedBytesOut += session.mux.bytesOut;
+    const code = codeOf(error);
+    if (code === 'ERR_TUNNEL_DEAD_PEER') {
+      this.emit('dead', { silentMs: (error as { silentMs?: number }).silentMs ?? 0, boundMs: session.pingIntervalMs + this.missedPings * this.pingTimeoutMs });
+    }
+    if (this.#state !== 'closed') this.emit('disconnected', { error, code, connectedMs: this.#clock.now() - connectedAt });
+  }
+}
+
+function codeOf(error: Error | undefined): string {
+  if (error === undefined) return 'closed';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
+}
