@@ -4,6 +4,7 @@ import { FakeClock } from '../src/core/fake-clock.js';
 import { TimerWheel } from '../src/core/timer-wheel.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { CountingClock, sleep } from './helpers/counting-clock.js';
+import type { Clock } from '../src/core/clock.js';
 
 /** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
 function seeded(seed: number): () => number {
@@ -166,6 +167,24 @@ test('holds 1,000,000 deadlines and expires each within one tick', () => {
   for (let t = 0; t <= 61_000; t += 10) clock.advance(10);
   assert.equal(fired, 1_000_000);
   assert.ok(maxLate <= 10, `max lateness ${maxLate} ms`);
+});
+
+test('a callback that runs long and adds a deadline does not delay the deadlines after it', () => {
+  // Found by the server policy's slow-client test: the cursor jumped to "now" when a callback
+  // added a deadline, and deadlines in the ticks skipped over fired a whole turn (41 s) late.
+  const clock = new FakeClock(1_000);
+  let extra = 0;
+  const timed: Clock = { now: () => clock.now() + extra, setTimer: (cb, ms) => clock.setTimer(cb, ms) };
+  const wheel = new TimerWheel({ clock: timed, resolutionMs: 10 });
+  let firedAt = -1;
+  wheel.add(100, () => {
+    extra += 30; // the callback's own work takes three ticks
+    wheel.add(1_000, () => undefined);
+  });
+  wheel.add(120, () => (firedAt = timed.now()));
+  clock.advance(1_000);
+  assert.ok(firedAt > 0 && firedAt - 1_000 <= 120 + 30 + 10, `due at +120 ms, fired at +${firedAt - 1_000} ms`);
+  wheel.close();
 });
 
 test('the time base moves forward without losing or advancing any deadline', () => {

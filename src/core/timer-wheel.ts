@@ -101,6 +101,8 @@ export class TimerWheel {
   #size = 0;
   #timer: TimerHandle | undefined;
   #closed = false;
+  /** True while expiry callbacks run. */
+  #ticking = false;
   /** Reused between ticks so running a slot allocates nothing. */
   readonly #due: number[] = [];
 
@@ -147,7 +149,10 @@ export class TimerWheel {
     checkInteger('TimerWheel.add(timeoutMs)', timeoutMs, { min: 0, max: MAX_TIMEOUT_MS });
     const i = this.#allocate();
     this.#refreshNow();
-    if (this.#timer === undefined) this.#cursor = this.#tickOf(this.tickNow);
+    // An empty, idle wheel restarts its cursor at now. Never inside a tick (a callback adding a
+    // deadline): ticks after the cursor may not have run yet, and jumping over them would delay
+    // their deadlines by a whole turn.
+    if (this.#size === 0 && !this.#ticking) this.#cursor = this.#tickOf(this.tickNow);
     const gen = this.#gen[i] as number;
     this.#hot[2 * i + 1] = timeoutMs;
     this.#hot[2 * i] = this.tickNow + timeoutMs;
@@ -155,7 +160,7 @@ export class TimerWheel {
     this.#data[i] = data;
     this.#file(i);
     this.#size += 1;
-    if (this.#timer === undefined) this.#arm();
+    if (this.#timer === undefined && !this.#ticking) this.#arm();
     return (gen << INDEX_BITS) | i;
   }
 
@@ -337,9 +342,14 @@ export class TimerWheel {
       this.#runSlot(this.#cursor & this.#mask, now);
     }
     if (this.#cursor < target) this.#cursor = target;
-    this.#runDue(now);
-    // Keep ticking while entries exist, so `tickNow` stays fresh for touch().
-    if (this.#size > 0 && !this.#closed && this.#timer === undefined) this.#arm();
+    this.#ticking = true;
+    try {
+      this.#runDue(now);
+    } finally {
+      this.#ticking = false;
+      // Keep ticking while entries exist, so `tickNow` stays fresh for touch().
+      if (this.#size > 0 && !this.#closed && this.#timer === undefined) this.#arm();
+    }
   };
 
   /** Detach a slot's list, re-file the entries that were pushed back, collect the due ones. */
