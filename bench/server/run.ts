@@ -1,0 +1,206 @@
+/**
+ * Benchmark: the server keep-alive policy's cost.
+ *   1. Hello-world req/s with the policy vs the same server without it: wrk (1 thread, 50
+ *      keep-alive connections, 4 s after a 1 s warm-up) pinned to core 1, the server pinned to
+ *      core 0; 5 rounds of plain-then-policy, median of the per-round ratios. Target >= 0.95x.
+ *   2. RSS per idle keep-alive connection with 10,000 idle connections: Node without the policy,
+ *      Node with it, and nginx (1 worker) for reference. RSS after a full GC, minus RSS before.
+ * Each server runs in its own child process. Bounded: about 90 s.
+ *
+ * Run: npx tsc -p tsconfig.json && node dist/bench/server/run.js [--write]
+ * Needs wrk and (optionally) nginx on PATH; missing ones are reported, not faked.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, writeSection } from '../results.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const IDLE_CONNECTIONS = 10_000;
+const ROUNDS = 5;
+const SECONDS = 4;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Spawn pinned to `core` and wait for a stdout line starting with `ready`. */
+async function start(core: number, cmd: string, args: string[], ready: string): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn('taskset', ['-c', String(core), cmd, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}`)));
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      if (lines.some((l) => l.startsWith(ready))) resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, lines };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** RSS of a process and its descendants (taskset execs in place; nginx has a worker). */
+function treeRssKiB(pid: number): number {
+  let total = rssKiB(pid);
+  try {
+    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += treeRssKiB(Number(c));
+  } catch {
+    // process gone
+  }
+  return total;
+}
+
+async function nodeServer(mode: 'plain' | 'policy', port: number): Promise<ChildProcess> {
+  const { child } = await start(0, process.execPath, ['--expose-gc', join(HERE, 'hello-server.js'), mode, String(port)], 'ready');
+  return child;
+}
+
+async function gcNode(child: ChildProcess): Promise<void> {
+  child.kill('SIGUSR2');
+  await sleep(300);
+}
+
+/** CPU time (user + system) a process has used, in µs (clock ticks are 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Run wrk; req/s, and the server's CPU µs per request (robust when the machine is shared). */
+function wrk(port: number, seconds: number, serverPid: number): { rps: number; cpuUs: number } {
+  const cpu0 = cpuMicros(serverPid);
+  const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), cpuUs: (cpuMicros(serverPid) - cpu0) / requests };
+}
+
+async function throughput(): Promise<string> {
+  if (!has('wrk')) return 'wrk is not installed: throughput not measured.';
+  const rps: Record<'plain' | 'policy', number[]> = { plain: [], policy: [] };
+  const cpu: Record<'plain' | 'policy', number[]> = { plain: [], policy: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of ['plain', 'policy'] as const) {
+      const port = await freePort();
+      const child = await nodeServer(mode, port);
+      wrk(port, 1, child.pid as number); // warm-up
+      const r = wrk(port, SECONDS, child.pid as number);
+      rps[mode].push(r.rps);
+      cpu[mode].push(r.cpuUs);
+      await stop(child);
+    }
+  }
+  // Each round runs plain then policy back to back, so per-round ratios cancel most of a shared
+  // machine's drift. CPU per request is the steadier figure when other work competes for the core.
+  const rpsRatios = rps.plain.map((p, i) => (rps.policy[i] as number) / p);
+  const cpuRatios = cpu.plain.map((p, i) => p / (cpu.policy[i] as number));
+  const fmt = (xs: number[], digits = 0): string => xs.map((x) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })).join(', ');
+  return [
+    `| hello world, wrk -t1 -c50 -d${SECONDS}s (server on core 0, wrk on core 1), ${ROUNDS} rounds | Node http.Server | + lifeline keepAlive() (defaults) | ratio (median of per-round ratios) |`,
+    '|---|---|---|---|',
+    `| req/s, median (rounds) | ${fmt([median(rps.plain)])} (${fmt(rps.plain)}) | ${fmt([median(rps.policy)])} (${fmt(rps.policy)}) | ${median(rpsRatios).toFixed(3)} (${fmt(rpsRatios, 2)}) |`,
+    `| server CPU µs per request, median (rounds) | ${fmt([median(cpu.plain)], 1)} (${fmt(cpu.plain, 1)}) | ${fmt([median(cpu.policy)], 1)} (${fmt(cpu.policy, 1)}) | ${median(cpuRatios).toFixed(3)} (${fmt(cpuRatios, 2)}) as throughput, plain CPU / policy CPU |`,
+  ].join('\n');
+}
+
+async function idleClients(port: number): Promise<{ child: ChildProcess; held: number }> {
+  const { child, lines } = await start(1, process.execPath, [join(HERE, 'idle-clients.js'), String(port), String(IDLE_CONNECTIONS)], 'idle');
+  return { child, held: Number(lines.find((l) => l.startsWith('idle'))?.split(' ')[1] ?? 0) };
+}
+
+async function nginxServer(port: number, dir: string): Promise<ChildProcess> {
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log; worker_rlimit_nofile 15000;
+events { worker_connections 12000; }
+http { access_log off; keepalive_timeout 75s; keepalive_requests 100000;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:${port}; location / { return 200 "hello world"; } } }
+`,
+  );
+  const child = spawn('taskset', ['-c', '0', 'nginx', '-p', dir, '-c', conf], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    await sleep(100);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return child;
+  }
+  throw new Error('nginx did not start');
+}
+
+async function memory(): Promise<string> {
+  const rows: string[] = [];
+  const kinds: ('plain' | 'policy' | 'nginx')[] = has('nginx') ? ['plain', 'policy', 'nginx'] : ['plain', 'policy'];
+  for (const kind of kinds) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-nginx-'));
+    const server = kind === 'nginx' ? await nginxServer(port, dir) : await nodeServer(kind, port);
+    const pid = server.pid as number;
+    if (kind !== 'nginx') await gcNode(server);
+    const before = treeRssKiB(pid);
+    const clients = await idleClients(port);
+    await sleep(1_000);
+    if (kind !== 'nginx') await gcNode(server);
+    const after = treeRssKiB(pid);
+    await stop(clients.child);
+    await stop(server);
+    rmSync(dir, { recursive: true, force: true });
+    const label = kind === 'plain' ? 'Node http.Server' : kind === 'policy' ? 'Node http.Server + lifeline keepAlive()' : 'nginx 1 worker (reference)';
+    rows.push(`| ${label} | ${(before / 1024).toFixed(1)} | ${(after / 1024).toFixed(1)} | ${clients.held.toLocaleString('en-US')} | ${((after - before) / clients.held).toFixed(2)} |`);
+  }
+  if (!has('nginx')) rows.push('| nginx | not installed | | | |');
+  return ['| server | RSS idle (MiB) | RSS with idle connections (MiB) | idle keep-alive connections | KiB per idle connection |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const a = await throughput();
+  const b = await memory();
+  const body = `${a}\n\n${b}\n\nNode RSS is read after a full GC (--expose-gc); nginx's is master + worker. Took ${Math.round((Date.now() - t0) / 1000)} s.`;
+  console.log(body);
+  if (process.argv.includes('--write')) writeSection('server', 'Server keep-alive policy (bench/server)', 'node dist/bench/server/run.js --write', body);
+}
+
+void main();

@@ -1,0 +1,260 @@
+/**
+ * The keep-alive policy of one HTTP/2 server (`http2.createServer` / `createSecureServer`).
+ *
+ * - PING keepalive: a core Heartbeat per session pings after `pingIntervalMs` without a new stream
+ *   or a PING from the peer, and destroys the session when a PING goes unanswered for
+ *   `pingTimeoutMs` (Envoy's `connection_keepalive`). A dead peer is found within
+ *   pingIntervalMs + pingTimeoutMs.
+ * - Idle: a session with no open stream for `idleTimeoutMs` is closed with GOAWAY (NO_ERROR),
+ *   which lets the client open a new connection without losing a request.
+ * - Ping flood: more than `maxPingsPerMinute` PINGs received in a minute is answered with GOAWAY
+ *   ENHANCE_YOUR_CALM and debug data `too_many_pings` (what gRPC servers send), then the session
+ *   is destroyed.
+ *
+ * Invariants: one wheel deadline per idle session, one Heartbeat (one timer) per session; a
+ * session with an open stream is never idle-closed; close() stops every timer.
+ * HTTP/1 connections of an `allowHTTP1` server are not policed here.
+ */
+import { EventEmitter } from 'node:events';
+import { constants } from 'node:http2';
+import type { Http2Server, Http2SecureServer, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { Clock } from '../../core/clock.js';
+import { Heartbeat } from '../../core/heartbeat.js';
+import { clockOption, integerOption, rejectUnknown } from '../../core/options.js';
+import { TimerWheel } from '../../core/timer-wheel.js';
+import { DrainRun } from './drain-run.js';
+import type { DrainResult } from './drain-run.js';
+import { resolveDrainOptions } from './keep-alive-options.js';
+import type { DrainOptions } from './keep-alive-options.js';
+import { emptyCloseCounts, RequestsHistogram } from './server-stats.js';
+import type { CloseCounts, CloseReason, Histogram } from './server-stats.js';
+
+/** Options of {@link keepAlive} for an HTTP/2 server. Durations are integer ms. */
+export interface Http2KeepAliveOptions {
+  /** Close a session with no open stream for this long, with GOAWAY. Default 75 000. 0 = never. */
+  idleTimeoutMs?: number;
+  /** PING a session after this long without a new stream or a PING from the peer. Default
+   * 60 000. 0 = no PING keepalive. */
+  pingIntervalMs?: number;
+  /** Destroy the session when a PING is unanswered this long. Default 20 000. */
+  pingTimeoutMs?: number;
+  /** PINGs a client may send in a minute before GOAWAY ENHANCE_YOUR_CALM. Default 60. 0 = no limit. */
+  maxPingsPerMinute?: number;
+  clock?: Clock;
+}
+
+export interface Http2ServerStats {
+  open: number;
+  /** Sessions with no open stream. */
+  idle: number;
+  active: number;
+  accepted: number;
+  streams: number;
+  pingsSent: number;
+  pingsReceived: number;
+  closes: CloseCounts;
+  /** Streams per session, recorded when a session ends. */
+  requestsPerConnection: Histogram;
+}
+
+class Session {
+  streams = 0;
+  total = 0;
+  deadline = -1;
+  heartbeat: Heartbeat | undefined;
+  windowStart: number;
+  pingsInWindow = 0;
+  reason: CloseReason | undefined;
+  drainMarked = false;
+  constructor(
+    readonly session: ServerHttp2Session,
+    now: number,
+  ) {
+    this.windowStart = now;
+  }
+}
+
+const TOO_MANY_PINGS = Buffer.from('too_many_pings');
+
+/**
+ * @example
+ *   const server = http2.createSecureServer({ key, cert });
+ *   const policy = keepAlive(server, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
+ */
+export class Http2KeepAliveController {
+  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock'>>> & { clock: Clock };
+  readonly #server: Http2Server | Http2SecureServer;
+  readonly #wheel: TimerWheel;
+  readonly #sessions = new Set<Session>();
+  readonly #closes = emptyCloseCounts();
+  readonly #histogram = new RequestsHistogram();
+  readonly #events = new EventEmitter<{ empty: []; close: [conn: Session, reason: CloseReason] }>();
+  #accepted = 0;
+  #streams = 0;
+  #pingsSent = 0;
+  #pingsReceived = 0;
+  #drain: DrainRun<Session> | undefined;
+  #closed = false;
+
+  constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
+    const W = 'keepAlive';
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'clock']);
+    const ms = { min: 0, max: 2 ** 30 - 1 };
+    this.options = Object.freeze({
+      idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
+      pingIntervalMs: integerOption(W, o, 'pingIntervalMs', 60_000, ms),
+      pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: 2 ** 30 - 1 }),
+      maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
+      clock: clockOption(W, o),
+    });
+    this.#server = server;
+    this.#wheel = new TimerWheel({ resolutionMs: 10, clock: this.options.clock });
+    server.on('session', this.#onSession);
+  }
+
+  stats(): Http2ServerStats {
+    let idle = 0;
+    for (const s of this.#sessions) if (s.streams === 0) idle++;
+    return {
+      open: this.#sessions.size,
+      idle,
+      active: this.#sessions.size - idle,
+      accepted: this.#accepted,
+      streams: this.#streams,
+      pingsSent: this.#pingsSent,
+      pingsReceived: this.#pingsReceived,
+      closes: { ...this.#closes },
+      requestsPerConnection: this.#histogram.snapshot(),
+    };
+  }
+
+  /** Stop accepting; GOAWAY every session (spread over spreadMs), letting open streams finish;
+   * destroy what remains at timeoutMs. */
+  drain(options?: DrainOptions): Promise<DrainResult> {
+    if (this.#drain !== undefined) return this.#drain.promise;
+    const { timeoutMs, spreadMs } = resolveDrainOptions(options);
+    if (this.#server.listening) this.#server.close();
+    this.#drain = new DrainRun<Session>({
+      clock: this.options.clock,
+      timeoutMs,
+      spreadMs,
+      connections: [...this.#sessions],
+      events: this.#events,
+      open: () => this.#sessions.size,
+      reach: (s) => {
+        s.drainMarked = true;
+        s.reason ??= 'drain';
+        const idle = s.streams === 0;
+        s.session.close();
+        return idle;
+      },
+      force: (s) => {
+        s.reason = 'drainForced';
+        s.session.destroy();
+      },
+    });
+    return this.#drain.promise;
+  }
+
+  /** Detach: stop every timer and listener. Sessions stay open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.removeListener('session', this.#onSession);
+    for (const s of this.#sessions) s.heartbeat?.close();
+    this.#sessions.clear();
+    this.#wheel.close();
+    this.#drain?.close();
+  }
+
+  readonly #onSession = (session: ServerHttp2Session): void => {
+    const o = this.options;
+    const s = new Session(session, o.clock.now());
+    this.#accepted += 1;
+    this.#sessions.add(s);
+    if (o.pingIntervalMs > 0) {
+      const hb = new Heartbeat({
+        intervalMs: o.pingIntervalMs,
+        timeoutMs: o.pingTimeoutMs,
+        missedLimit: 1,
+        clock: o.clock,
+        sendPing: () => {
+          this.#pingsSent += 1;
+          session.ping((err) => {
+            if (err === null) hb.pong();
+          });
+        },
+      });
+      hb.on('dead', () => this.#end(s, 'pingTimeout', constants.NGHTTP2_NO_ERROR));
+      s.heartbeat = hb.start();
+    }
+    session.on('ping', () => this.#onPing(s));
+    session.on('stream', (stream: ServerHttp2Stream) => this.#onStream(s, stream));
+    session.on('error', () => (s.reason ??= 'error'));
+    session.once('close', () => this.#onClose(s));
+    this.#armIdle(s);
+  };
+
+  #onStream(s: Session, stream: ServerHttp2Stream): void {
+    s.streams += 1;
+    s.total += 1;
+    this.#streams += 1;
+    s.heartbeat?.received();
+    if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
+    s.deadline = -1;
+    stream.once('close', () => {
+      s.streams -= 1;
+      if (s.streams === 0) this.#armIdle(s);
+    });
+  }
+
+  #onPing(s: Session): void {
+    this.#pingsReceived += 1;
+    s.heartbeat?.received();
+    const max = this.options.maxPingsPerMinute;
+    if (max === 0) return;
+    const now = this.options.clock.now();
+    if (now - s.windowStart >= 60_000) {
+      s.windowStart = now;
+      s.pingsInWindow = 0;
+    }
+    s.pingsInWindow += 1;
+    if (s.pingsInWindow > max) this.#end(s, 'pingFlood', constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  #armIdle(s: Session): void {
+    if (this.#closed || this.options.idleTimeoutMs === 0 || s.session.destroyed) return;
+    if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
+    s.deadline = this.#wheel.add(this.options.idleTimeoutMs, this.#onIdle, s);
+  }
+
+  readonly #onIdle = (_id: number, data: unknown): void => {
+    const s = data as Session;
+    s.deadline = -1;
+    if (s.streams > 0 || s.session.destroyed || s.session.closed) return;
+    s.reason ??= 'idleTimeout';
+    s.session.close(); // GOAWAY NO_ERROR, then the session ends
+  };
+
+  /** GOAWAY with `code` (debug data for a flood), then destroy. */
+  #end(s: Session, reason: CloseReason, code: number): void {
+    if (s.session.destroyed) return;
+    s.reason ??= reason;
+    s.heartbeat?.close();
+    const last = s.session.state.lastProcStreamID ?? 0;
+    if (code !== constants.NGHTTP2_NO_ERROR) s.session.goaway(code, last, TOO_MANY_PINGS);
+    s.session.destroy(undefined, code);
+  }
+
+  #onClose(s: Session): void {
+    s.heartbeat?.close();
+    if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
+    s.deadline = -1;
+    if (this.#closed || !this.#sessions.delete(s)) return;
+    const reason = s.reason ?? 'clientClose';
+    this.#closes[reason] += 1;
+    this.#histogram.record(s.total);
+    this.#events.emit('close', s, reason);
+    if (this.#sessions.size === 0) this.#events.emit('empty');
+  }
+}

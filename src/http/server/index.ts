@@ -1,0 +1,17 @@
+/**
+ * `lifeline/server`: the server keep-alive policy. Idle timeouts that never race the client,
+ * a connection cap that evicts the idle first, slow-client timeouts, graceful drain, counters;
+ * HTTP/2 PING keepalive and WebSocket heartbeats. See docs/server.md.
+ */
+export { keepAlive } from './keep-alive.js';
+export { KeepAliveController } from './keep-alive-controller.js';
+export type { ServerStats } from './keep-alive-controller.js';
+export type { KeepAliveOptions, DrainOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
+export type { DrainResult } from './drain-run.js';
+export { Http2KeepAliveController } from './http2-keep-alive-controller.js';
+export type { Http2KeepAliveOptions, Http2ServerStats } from './http2-keep-alive-controller.js';
+export { heartbeat } from './websocket-heartbeat.js';
+export type { WebSocketHeartbeat, WebSocketHeartbeatOptions, WebSocketHeartbeatStats } from './websocket-heartbeat.js';
+export { CLOSE_REASONS, REQUESTS_BUCKETS } from './server-stats.js';
+export type { CloseReason, CloseCounts, Histogram } from './server-stats.js';
+export type { Connection, ConnectionState } from './connection-table.js';

@@ -1,0 +1,511 @@
+/**
+ * The keep-alive policy of one `http.Server` / `https.Server`.
+ *
+ * Why: Node's idle timer (keepAliveTimeout, 5 s) races load balancers, `server.close()` leaves
+ * busy keep-alive sockets open, and a full server refuses newcomers while idle sockets sit unused.
+ * This controller owns every connection deadline instead, on one timer wheel.
+ *
+ * Node's own timers are switched off so they cannot fight the policy (and restored by close()):
+ * `keepAliveTimeout = 0` (no socket idle timer, no Keep-Alive header of Node's: we send ours),
+ * `headersTimeout = 0` and `requestTimeout = 0` (the connectionsCheckingInterval sweep then
+ * returns at once), `maxRequestsPerSocket = 0` (Node would 503 pipelined extras). `server.timeout`
+ * (socket inactivity, 0 by default) is left as the caller set it.
+ *
+ * How "first byte of a request" is seen without a 'data' listener (which would take the socket
+ * off Node's fast consume path, -20 % req/s measured): while a connection waits for a request its
+ * deadline samples `socket.bytesRead` every `checkMs`. New bytes mean a request began at the
+ * earliest at the previous sample, so the headers timeout counts from there: a request gets
+ * between headersTimeoutMs - checkMs and headersTimeoutMs for its headers (from accept, exactly,
+ * on a new connection). An idle close happens only if no byte arrived since the connection went
+ * idle, and the advertised hint is shorter than the close by hintMarginMs. Times are read from the
+ * wheel's tick clock on the per-request path (a 10 ms tick), so deadlines hold to one tick.
+ *
+ * Connections accepted before keepAlive() was called are not tracked (attach before listen()).
+ *
+ * Invariants: a connection with a request in flight is never closed by the idle timer or evicted;
+ * maxRequests, maxAge and drain only ever add `Connection: close` to a response not yet started
+ * and close after it ends; every close is counted once, by the first reason known.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
+import { Server as NetServer } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Clock } from '../../core/clock.js';
+import { TimerWheel } from '../../core/timer-wheel.js';
+import { Connection, ConnectionTable } from './connection-table.js';
+import { resolveDrainOptions, resolveKeepAliveOptions } from './keep-alive-options.js';
+import type { DrainOptions, KeepAliveOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
+import { answerAndClose, rejectNewcomer } from './lingering-close.js';
+import { NewcomerQueue } from './newcomer-queue.js';
+import { stopConnectionsCheck, switchOffNodeTimers } from './node-server-settings.js';
+import { emptyCloseCounts, RequestsHistogram } from './server-stats.js';
+import type { CloseCounts, CloseReason, Histogram } from './server-stats.js';
+import { DrainRun } from './drain-run.js';
+import type { DrainResult } from './drain-run.js';
+
+const kConn = Symbol('lifeline.connection');
+type Tracked = Socket & { [kConn]?: Connection; parser?: unknown };
+type Listener = (...args: unknown[]) => void;
+
+export interface ServerStats {
+  open: number;
+  idle: number;
+  active: number;
+  draining: number;
+  /** Newcomers held unread at maxConnections (whenFull 'pause'). */
+  queued: number;
+  /** Connections accepted (admitted or rejected) and requests received since attach. */
+  accepted: number;
+  requests: number;
+  closes: CloseCounts;
+  requestsPerConnection: Histogram;
+}
+
+/**
+ * Returned by `keepAlive(server)`. See docs/server.md.
+ * @example
+ *   const policy = keepAlive(server, { idleTimeoutMs: 75_000, maxConnections: 10_000 });
+ *   process.on('SIGTERM', async () => { console.log(await policy.drain({ timeoutMs: 30_000, spreadMs: 5_000 })); });
+ */
+export class KeepAliveController {
+  readonly options: Readonly<ResolvedKeepAliveOptions>;
+  readonly #server: HttpServer;
+  readonly #clock: Clock;
+  readonly #wheel: TimerWheel;
+  readonly #table = new ConnectionTable();
+  readonly #closes = emptyCloseCounts();
+  readonly #histogram = new RequestsHistogram();
+  readonly #queue: NewcomerQueue;
+  readonly #event: 'connection' | 'secureConnection';
+  readonly #restoreNode: () => void;
+  #original: Listener[] = [];
+  #nodeListener: Listener | undefined;
+  readonly #checkMs: number;
+  readonly #hint: number;
+  readonly #hintHeader: string;
+  readonly #hintCache: (string | undefined)[] = [];
+  #nextId = 1;
+  #accepted = 0;
+  #requests = 0;
+  #drain: DrainRun<Connection> | undefined;
+  #closed = false;
+  /** `'close'` (connection, reason) for every tracked connection that ends (or leaves HTTP on an
+   * upgrade), and `'empty'` when the last one has. For logs and metrics; drain() listens too. */
+  readonly events = new EventEmitter<{ empty: []; close: [conn: Connection, reason: CloseReason] }>();
+
+  constructor(server: HttpServer, options?: KeepAliveOptions) {
+    this.options = Object.freeze(resolveKeepAliveOptions(options));
+    const o = this.options;
+    this.#server = server;
+    this.#clock = o.clock;
+    this.#wheel = new TimerWheel({ resolutionMs: 10, clock: o.clock });
+    this.#hint = o.idleTimeoutMs === 0 ? 0 : Math.floor((o.idleTimeoutMs - o.hintMarginMs) / 1000);
+    this.#hintHeader = `timeout=${this.#hint}`;
+    const sampled = [o.headersTimeoutMs, o.requestTimeoutMs].filter((ms) => ms > 0);
+    this.#checkMs = sampled.length === 0 ? Infinity : Math.max(10, Math.min(5_000, Math.floor(Math.min(...sampled) / 8)));
+    this.#restoreNode = switchOffNodeTimers(server);
+    this.#queue = new NewcomerQueue(o.clock, o.headersTimeoutMs || o.idleTimeoutMs || 10_000, (socket) => this.#reject(socket));
+    this.#event = server instanceof HttpsServer ? 'secureConnection' : 'connection';
+    this.#wrapConnectionListener();
+    server.prependListener('request', this.#onRequest);
+  }
+
+  /** Counters and gauges, copied out. */
+  stats(): ServerStats {
+    return {
+      open: this.#table.size,
+      idle: this.#table.idle.size,
+      active: this.#table.active.size,
+      draining: this.#table.draining.size,
+      queued: this.#queue.size,
+      accepted: this.#accepted,
+      requests: this.#requests,
+      closes: { ...this.#closes },
+      requestsPerConnection: this.#histogram.snapshot(),
+    };
+  }
+
+  /** The policy's id of the connection a socket, request or response belongs to. */
+  connectionId(target: Socket | IncomingMessage | ServerResponse): number | undefined {
+    const socket: Tracked | null = 'socket' in target ? target.socket : target;
+    return socket?.[kConn]?.id;
+  }
+
+  /**
+   * Stop accepting, close idle connections, tell busy ones `Connection: close` on their next
+   * response, spread over `spreadMs`; destroy what remains at `timeoutMs`. Resolves with counts.
+   * Calling it again returns the same promise.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult> {
+    if (this.#drain !== undefined) return this.#drain.promise;
+    const { timeoutMs, spreadMs } = resolveDrainOptions(options);
+    // net.Server's close, not http's: http's also closes every idle connection at once (Node 19+),
+    // which would defeat spreadMs and count those closes as nobody's.
+    if (this.#server.listening) NetServer.prototype.close.call(this.#server);
+    for (let q = this.#queue.take(); q !== undefined; q = this.#queue.take()) this.#reject(q);
+    const run = new DrainRun<Connection>({
+      clock: this.#clock,
+      timeoutMs,
+      spreadMs,
+      connections: this.#table.all(),
+      events: this.events,
+      open: () => this.#table.size,
+      reach: (conn) => this.#drainOne(conn),
+      force: (conn) => {
+        conn.reason = 'drainForced';
+        conn.socket.destroy();
+      },
+    });
+    this.#drain = run;
+    void run.promise.then(() => stopConnectionsCheck(this.#server));
+    return run.promise;
+  }
+
+  /** Detach from the server: restore Node's settings and listeners, stop every timer. Open
+   * connections stay open (under Node's own rules from their next response). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const s = this.#server;
+    s.removeListener('request', this.#onRequest);
+    const current = s.listeners(this.#event) as Listener[];
+    s.removeAllListeners(this.#event);
+    for (const l of current) s.on(this.#event, l === this.#onConnection && this.#nodeListener !== undefined ? this.#nodeListener : l);
+    this.#restoreNode();
+    for (let q = this.#queue.take(); q !== undefined; q = this.#queue.take()) {
+      this.#nodeListener?.call(s, q);
+      q.resume();
+    }
+    for (const conn of this.#table.all()) delete (conn.socket as Tracked)[kConn];
+    this.#table.clear();
+    this.#wheel.close();
+    this.#drain?.close();
+  }
+
+  // ---- accept --------------------------------------------------------------------------------
+
+  /** Put our dispatcher in place of Node's HTTP connection listener, keeping the others. */
+  #wrapConnectionListener(): void {
+    const s = this.#server;
+    this.#original = s.listeners(this.#event) as Listener[];
+    this.#nodeListener = this.#original.find((l) => l.name === 'connectionListener') ?? this.#original[0];
+    s.removeAllListeners(this.#event);
+    for (const l of this.#original) s.on(this.#event, l === this.#nodeListener ? this.#onConnection : l);
+    if (this.#nodeListener === undefined) s.on(this.#event, this.#onConnection);
+  }
+
+  readonly #onConnection = (raw: unknown): void => {
+    const socket = raw as Tracked;
+    this.#accepted += 1;
+    const max = this.options.maxConnections;
+    if (max > 0 && this.#table.size >= max && !this.#evictOne()) {
+      if (this.options.whenFull === 'reject' || this.#drain !== undefined) {
+        this.#reject(socket);
+      } else {
+        this.#queue.hold(socket);
+      }
+      return;
+    }
+    this.#admit(socket);
+  };
+
+  #admit(socket: Tracked): void {
+    this.#nodeListener?.call(this.#server, socket);
+    if (socket.destroyed) return;
+    const conn = new Connection(this.#nextId++, socket, this.#clock.now());
+    conn.bytesAtCheck = socket.bytesRead;
+    socket[kConn] = conn;
+    this.#table.add(conn);
+    socket.on('close', this.#onSocketClose);
+    this.#armWait(conn);
+  }
+
+  /** Answer the newcomer's first request with 503 + Connection: close (never handed to HTTP). */
+  #reject(socket: Socket): void {
+    this.#closes.rejected += 1;
+    rejectNewcomer(socket, this.#clock, Math.min(this.options.headersTimeoutMs || 10_000, 10_000));
+  }
+
+  /** Hand held newcomers the room that has freed up (or can be made by evicting idle ones). */
+  #admitQueued(): void {
+    const max = this.options.maxConnections;
+    while (this.#queue.size > 0 && !this.#closed && this.#drain === undefined && (this.#table.size < max || this.#evictOne())) {
+      const socket = this.#queue.take() as Socket;
+      this.#admit(socket);
+      socket.resume();
+    }
+  }
+
+  /** Close the least recently used connection that is truly idle. */
+  #evictOne(): boolean {
+    for (const conn of this.#table.idle) {
+      if (this.#sawBytes(conn)) continue;
+      this.#closeConn(conn, 'evicted');
+      return true;
+    }
+    return false;
+  }
+
+  /** Re-sample an idle connection: if a request began, it becomes active (not idle, not evictable). */
+  #sawBytes(conn: Connection): boolean {
+    if (conn.socket.bytesRead === conn.bytesAtCheck) return false;
+    conn.headersStart = conn.checkAt;
+    this.#table.set(conn, conn.drainMarked ? 'draining' : 'active');
+    this.#armRequest(conn);
+    return true;
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const conn = (req.socket as Tracked)[kConn];
+    if (conn === undefined || this.#closed) return;
+    const now = this.#coarseNow();
+    const o = this.options;
+    this.#requests += 1;
+    conn.requests += 1;
+    conn.reqs.push(req);
+    conn.ress.push(res);
+    const start = conn.headersStart >= 0 ? conn.headersStart : now;
+    conn.headersStart = -1;
+    let close: CloseReason | undefined;
+    if (conn.state === 'draining' || conn.drainMarked) close = conn.reason ?? 'drain';
+    else if (o.idleTimeoutMs === 0 || (o.maxRequestsPerConnection > 0 && conn.requests >= o.maxRequestsPerConnection)) close = 'maxRequests';
+    else if (o.maxConnectionAgeMs > 0 && now - conn.openedAt >= o.maxConnectionAgeMs) close = 'maxAge';
+    if (close === 'drain') {
+      conn.reason ??= close;
+      this.#table.set(conn, 'draining');
+      this.#closeOnLast(conn);
+    } else if (close !== undefined) {
+      res.setHeader('Connection', 'close');
+      conn.reason ??= close;
+      this.#table.set(conn, 'draining');
+    } else if (res.shouldKeepAlive === false) {
+      conn.reason ??= 'clientClose';
+      this.#table.set(conn, 'draining');
+    } else {
+      if (this.#hint > 0) res.setHeader('Keep-Alive', this.#hintFor(o.maxRequestsPerConnection - conn.requests));
+      if (conn.state === 'idle') this.#table.set(conn, 'active');
+    }
+    // The request timeout is checked when the connection's pending deadline (a bytesRead sample)
+    // fires, not re-armed per request: one wheel write per request (at its end), not two.
+    conn.requestStart = start;
+    if (conn.deadline < 0 && o.requestTimeoutMs > 0) this.#setDeadline(conn, start + o.requestTimeoutMs - now);
+    res.on('close', this.#onResponseClose);
+  };
+
+  /** `timeout=N[, max=left]`, cached per count so a request allocates no string. */
+  #hintFor(left: number): string {
+    if (this.options.maxRequestsPerConnection === 0) return this.#hintHeader;
+    let h = left < 4096 ? this.#hintCache[left] : undefined;
+    if (h === undefined) {
+      h = `${this.#hintHeader}, max=${left}`;
+      if (left < 4096) this.#hintCache[left] = h;
+    }
+    return h;
+  }
+
+  /** Monotonic ms, to a wheel tick (10 ms): the wheel's cached time while it runs, else the clock. */
+  #coarseNow(): number {
+    return this.#wheel.size > 0 ? this.#wheel.epochMs + this.#wheel.tickNow : this.#clock.now();
+  }
+
+  /** One listener shared by every response (no closure per request). */
+  readonly #onResponseClose = ((controller: KeepAliveController) =>
+    function onResponseClose(this: ServerResponse): void {
+      const req = this.req;
+      const conn = (req.socket as Tracked)[kConn];
+      if (conn !== undefined) controller.#onResponseDone(conn, req, this);
+    })(this);
+
+  #onResponseDone(conn: Connection, req: IncomingMessage, res: ServerResponse): void {
+    if (conn.ress.length === 1 && conn.ress[0] === res) {
+      conn.ress.pop();
+      conn.reqs.pop();
+    } else {
+      const i = conn.ress.indexOf(res);
+      if (i >= 0) {
+        conn.ress.splice(i, 1);
+        conn.reqs.splice(i, 1);
+      }
+    }
+    if (this.#closed || conn.socket.destroyed || conn.ress.length > 0) return;
+    if (!req.complete && !req.destroyed) {
+      // The body is still arriving (Node dumps it): the connection is not ready before it ends.
+      req.once('end', () => this.#onResponseDone(conn, req, res));
+      req.once('close', () => this.#onResponseDone(conn, req, res));
+      return;
+    }
+    if (conn.state === 'draining') {
+      // Our Connection: close made Node end the socket; if headers went out before we marked it
+      // (drain reached it mid-response), end it now: it is idle and will take no new request.
+      conn.socket.end();
+      return;
+    }
+    const now = this.#coarseNow();
+    conn.waitStart = now;
+    conn.checkAt = now;
+    conn.bytesAtCheck = conn.socket.bytesRead;
+    this.#table.set(conn, 'idle');
+    if (conn.drainMarked) {
+      this.#closeConn(conn, conn.reason ?? 'drain');
+      return;
+    }
+    this.#armWait(conn);
+    if (this.#queue.size > 0) this.#admitQueued();
+  }
+
+  // ---- deadlines -----------------------------------------------------------------------------
+
+  /** Waiting for a request: wake at the idle close or the next bytesRead sample, whichever first. */
+  #armWait(conn: Connection): void {
+    const o = this.options;
+    const idleAt = o.idleTimeoutMs > 0 ? conn.waitStart + o.idleTimeoutMs : Infinity;
+    const at = Math.min(idleAt, conn.checkAt + this.#checkMs);
+    if (at === Infinity) this.#cancelDeadline(conn);
+    else this.#setDeadline(conn, at - this.#coarseNow());
+  }
+
+  /** A request is being read: wake at its headers or request deadline. */
+  #armRequest(conn: Connection): void {
+    const o = this.options;
+    const h = o.headersTimeoutMs > 0 ? conn.headersStart + o.headersTimeoutMs : Infinity;
+    const r = o.requestTimeoutMs > 0 ? conn.headersStart + o.requestTimeoutMs : Infinity;
+    const at = Math.min(h, r);
+    if (at === Infinity) this.#cancelDeadline(conn);
+    else this.#setDeadline(conn, at - this.#coarseNow());
+  }
+
+  /** Due `ms` from now (the wheel's tick time: at most one 10 ms tick early, like the wheel). */
+  #setDeadline(conn: Connection, ms: number): void {
+    const delay = Math.max(0, Math.ceil(ms));
+    conn.dueAt = this.#coarseNow() + delay;
+    if (conn.deadline >= 0 && this.#wheel.reset(conn.deadline, delay)) return;
+    conn.deadline = this.#wheel.add(delay, this.#onDeadline, conn);
+  }
+
+  #cancelDeadline(conn: Connection): void {
+    if (conn.deadline >= 0) this.#wheel.cancel(conn.deadline);
+    conn.deadline = -1;
+  }
+
+  /**
+   * Deadline callbacks run in a microtask after the wheel's tick, not inside it: TimerWheel.add()
+   * called from inside an expiry callback resets the wheel's cursor to the current time (its timer
+   * is unset during a tick), so when a tick's callbacks take longer than a tick, the slots in
+   * between are skipped and their deadlines expire one wheel turn (40.96 s) late (seen with 1,000
+   * 408s at once). Deferring the re-arm keeps add() outside the tick.
+   */
+  readonly #onDeadline = (_id: number, data: unknown): void => {
+    (data as Connection).deadline = -1;
+    queueMicrotask(() => this.#handleDeadline(data as Connection));
+  };
+
+  #handleDeadline(conn: Connection): void {
+    if (conn.deadline >= 0) return; // re-armed meanwhile
+    const socket = conn.socket as Tracked;
+    if (this.#closed || socket.destroyed || socket[kConn] !== conn) return;
+    if (socket.parser === null || socket.parser === undefined) {
+      this.#forget(conn, 'upgrade');
+      return;
+    }
+    const now = this.#clock.now();
+    if (now < conn.dueAt - this.#wheel.resolutionMs) {
+      // The wheel counts from its last tick, so it can fire up to a tick early: never act early.
+      this.#setDeadline(conn, conn.dueAt - now);
+      return;
+    }
+    if (conn.state === 'idle') {
+      if (this.#sawBytes(conn)) return;
+      if (this.options.idleTimeoutMs > 0 && now >= conn.waitStart + this.options.idleTimeoutMs) {
+        this.#closeConn(conn, 'idleTimeout');
+        return;
+      }
+      conn.checkAt = now;
+      this.#armWait(conn);
+      return;
+    }
+    if (conn.ress.length === 0 && conn.headersStart >= 0) {
+      const headersLate = this.options.headersTimeoutMs > 0 && now >= conn.headersStart + this.options.headersTimeoutMs;
+      this.#timeOut(conn, headersLate ? 'headersTimeout' : 'requestTimeout', true);
+      return;
+    }
+    // Requests in flight: only a body still arriving after requestTimeoutMs is cut.
+    const slow = conn.reqs.findIndex((r) => !r.complete);
+    if (slow < 0 || this.options.requestTimeoutMs === 0) return; // the response's end re-arms
+    const due = conn.requestStart + this.options.requestTimeoutMs;
+    if (now >= due) this.#timeOut(conn, 'requestTimeout', conn.ress[slow]?.headersSent !== true);
+    else this.#setDeadline(conn, due - now);
+  }
+
+  #timeOut(conn: Connection, reason: CloseReason, answer: boolean): void {
+    conn.reason ??= reason;
+    this.#table.set(conn, 'draining');
+    answerAndClose(conn.socket, answer ? 408 : 0, this.#clock);
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  /** Returns true when the connection was idle and is now closed. */
+  #drainOne(conn: Connection): boolean {
+    conn.drainMarked = true;
+    if (conn.state === 'idle' && !this.#sawBytes(conn)) {
+      this.#closeConn(conn, 'drain');
+      return true;
+    }
+    conn.reason ??= 'drain';
+    this.#closeOnLast(conn);
+    this.#table.set(conn, 'draining');
+    return false;
+  }
+
+  /** Draining: only the last response in flight says `Connection: close`, so pipelined requests
+   * before it are all answered; one that was marked earlier and not yet sent is unmarked. */
+  #closeOnLast(conn: Connection): void {
+    const last = conn.ress[conn.ress.length - 1];
+    if (conn.closeOn !== undefined && conn.closeOn !== last && !conn.closeOn.headersSent) {
+      conn.closeOn.removeHeader('Connection');
+    }
+    if (last !== undefined && !last.headersSent) {
+      last.setHeader('Connection', 'close');
+      last.removeHeader('Keep-Alive');
+      conn.closeOn = last;
+    }
+  }
+
+  #closeConn(conn: Connection, reason: CloseReason): void {
+    conn.reason ??= reason;
+    conn.socket.destroy();
+  }
+
+  /** Stop tracking a socket that left HTTP (upgrade/CONNECT); counted, not closed. */
+  #forget(conn: Connection, reason: CloseReason): void {
+    this.#cancelDeadline(conn);
+    delete (conn.socket as Tracked)[kConn];
+    this.#finish(conn, reason);
+  }
+
+  /** One listener shared by every socket (no closure per connection). */
+  readonly #onSocketClose = ((controller: KeepAliveController) =>
+    function onSocketClose(this: Tracked, hadError: boolean): void {
+      const conn = this[kConn];
+      if (conn !== undefined) controller.#onClose(conn, hadError);
+    })(this);
+
+  #onClose(conn: Connection, hadError: boolean): void {
+    if (this.#closed || (conn.socket as Tracked)[kConn] !== conn) return;
+    this.#cancelDeadline(conn);
+    const reason = conn.reason ?? (hadError ? 'error' : conn.socket.readableEnded ? 'clientClose' : 'serverClose');
+    this.#finish(conn, reason);
+  }
+
+  #finish(conn: Connection, reason: CloseReason): void {
+    this.#table.remove(conn);
+    this.#closes[reason] += 1;
+    this.#histogram.record(conn.requests);
+    this.events.emit('close', conn, reason);
+    if (this.#queue.size > 0) this.#admitQueued();
+    if (this.#table.size === 0) this.events.emit('empty');
+  }
+}
