@@ -71,6 +71,8 @@ async function runWorker(file: string, config: ProxyConfig, io: CliIo, skipDemo:
         })
         .then(() => {
           process.off('SIGHUP', hup);
+          // A worker's IPC channel to the primary would keep it alive after the drain.
+          if (cluster.isWorker) cluster.worker?.disconnect();
           resolve(0);
         });
     };
