@@ -298,3 +298,12 @@ test('a response delimited by the upstream closing reaches the client whole, the
     server.close();
   }
 });
+
+test('an HTTP/1.0 client never gets a chunked body, and keeps its connection with keep-alive', async () => {
+  // Backend a answers /download/N with a chunked body to HTTP/1.1 requests.
+  const res = await raw('GET /download/1000 HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /x HTTP/1.0\r\n\r\n');
+  assert.match(res, /^HTTP\/1\.1 200 OK/);
+  assert.doesNotMatch(res, /Transfer-Encoding: chunked/i);
+  const [first] = res.split(/\r\n\r\n/, 1);
+  assert.ok(first !== undefined && /Connection: (keep-alive|close)/i.test(first), first);
+});

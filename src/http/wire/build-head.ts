@@ -19,6 +19,9 @@ export interface BuildHeadOptions {
   dropFraming?: boolean;
   /** Also drop these lowercase names (e.g. a client's own `x-forwarded-for` when replacing it). */
   alsoDrop?: readonly string[];
+  /** Write `HTTP/1.0` instead of `HTTP/1.1` (a proxy forwarding for an HTTP/1.0 client, so the
+   * response comes back in a framing that client understands: never chunked). */
+  versionMinor?: 0 | 1;
 }
 
 function fieldLines(headers: readonly string[], connectionTokens: readonly string[], extra: readonly string[], options: BuildHeadOptions | undefined): string {
@@ -55,7 +58,7 @@ export function buildRequestHead(
   method: string, target: string, headers: readonly string[], connectionTokens: readonly string[],
   extra: readonly string[], options?: BuildHeadOptions,
 ): string {
-  return `${method} ${target} HTTP/1.1\r\n${fieldLines(headers, connectionTokens, extra, options)}`;
+  return `${method} ${target} HTTP/1.${options?.versionMinor ?? 1}\r\n${fieldLines(headers, connectionTokens, extra, options)}`;
 }
 
 /**

@@ -240,8 +240,11 @@ export class DownstreamConnection implements UpstreamSink {
     ];
     if (hostHeader !== head.host) extra.push('Host', hostHeader);
     if (head.upgrade !== undefined) extra.push('Connection', 'upgrade', 'Upgrade', head.upgrade);
+    // An HTTP/1.0 client cannot read a chunked body: ask the backend in HTTP/1.0 (keeping the
+    // upstream connection alive if it agrees), so it frames the response by length or close.
+    if (head.versionMinor === 0) extra.push('Connection', 'keep-alive');
     const alsoDrop = hostHeader !== head.host ? ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'host'] : ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'];
-    const upstreamHead = Buffer.from(buildRequestHead(head.method, target, head.headers, head.connectionTokens, extra, { alsoDrop }), 'latin1');
+    const upstreamHead = Buffer.from(buildRequestHead(head.method, target, head.headers, head.connectionTokens, extra, { alsoDrop, versionMinor: head.versionMinor }), 'latin1');
 
     this.#queue = [upstreamHead];
     this.#replay = IDEMPOTENT.has(head.method) || this.#reqDone ? [upstreamHead] : undefined;
