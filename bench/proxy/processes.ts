@@ -1,0 +1,212 @@
+/**
+ * Processes and measurements for bench/proxy: every process it starts runs in its own process
+ * group (so an nginx master's worker dies with it) and is killed on exit, on failure and on Ctrl-C;
+ * CPU, RSS and fds are read from /proc over a process tree; wrk is run and its output parsed.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export const live = new Set<ChildProcess>();
+let tempDir: string | null = null;
+
+/** A directory removed with everything else at exit. */
+export function removeAtExit(dir: string): void {
+  tempDir = dir;
+}
+
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export function killAll(): void {
+  for (const child of live) killGroup(child, 'SIGKILL');
+  live.clear();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  tempDir = null;
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`\nbench/proxy: ${sig}, stopping every process it started\n`);
+    killAll();
+    process.exit(130);
+  });
+}
+
+export function launch(core: number, cmd: string, args: string[], log: string): ChildProcess {
+  const fd = openSync(log, 'a');
+  const child = spawn('taskset', ['-c', String(core), cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    killGroup(child, 'SIGKILL'); // a leftover worker of an exited master
+    return;
+  }
+  const exited = new Promise((r) => child.once('exit', r));
+  killGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 2_000);
+  await exited;
+  clearTimeout(timer);
+  killGroup(child, 'SIGKILL');
+  live.delete(child);
+}
+
+export function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' / ').slice(0, 300);
+  } catch {
+    return '';
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export function get(port: number, path: string): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** Wait until the server on `port` answers `/` with `body`. */
+export async function waitReady(port: number, child: ChildProcess, log: string, body: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}): ${tail(log)}`);
+    const r = await get(port, '/');
+    if (r && r.status === 200 && r.body === body) return;
+    await sleep(100);
+  }
+  throw new Error(`did not answer within ${timeoutMs / 1000} s: ${tail(log)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings over a process tree (nginx: master + worker).
+
+export function tree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const c of kids.split(/\s+/).filter(Boolean)) out.push(...tree(Number(c)));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+export function cpuTicks(pid: number): number {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
+export function rssKiB(pid: number): number {
+  let kib = 0;
+  for (const p of tree(pid)) {
+    try {
+      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib;
+}
+
+export function fdCount(pid: number): number {
+  let n = 0;
+  for (const p of tree(pid)) {
+    try {
+      n += readdirSync(`/proc/${p}/fd`).length;
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+
+export interface WrkResult {
+  rps: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  socketErrors: number;
+  non2xx: number;
+}
+
+function toMs(text: string | undefined): number {
+  const m = /([\d.]+)(us|ms|s|m)\b/.exec(text ?? '');
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+function parseWrk(out: string): WrkResult {
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN),
+    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
+    socketErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+function wrkArgs(port: number, path: string, seconds: number, close: boolean, clients: number): string[] {
+  return ['-t1', `-c${clients}`, `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `http://127.0.0.1:${port}${path}`];
+}
+
+/** Run wrk pinned to `core`: -t1, `clients` connections, --latency. */
+export async function wrk(core: number, clients: number, port: number, path: string, seconds: number, close: boolean): Promise<WrkResult> {
+  const child = spawn('taskset', ['-c', String(core), 'wrk', ...wrkArgs(port, path, seconds, close, clients)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  live.delete(child);
+  if (code !== 0) throw new Error(`wrk exited with ${code}: ${out.trim().slice(0, 300)}`);
+  return parseWrk(out);
+}
