@@ -113,7 +113,10 @@ async function race(t: TestContext, pool: string): Promise<void> {
   const started = performance.now();
   const lane = async (n: number): Promise<void> => {
     for (let i = 0; tally.sent < TOTAL && performance.now() - started < RUN_LIMIT_MS; i++) {
-      if (paused) await resume;
+      if (paused) {
+        await resume;
+        if (tally.sent >= TOTAL) break; // other lanes filled the count during the pause
+      }
       tally.sent += 1;
       const id = `${n}-${i}`;
       const post = Math.random() < 0.5;
