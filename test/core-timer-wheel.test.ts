@@ -5,18 +5,7 @@ import { TimerWheel } from '../src/core/timer-wheel.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { CountingClock, sleep } from './helpers/counting-clock.js';
 import type { Clock } from '../src/core/clock.js';
-
-/** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './helpers/seeded-random.js';
 
 test('every deadline fires at or after its expiry and at most one tick late', () => {
   const clock = new FakeClock();

@@ -4,18 +4,7 @@ import { FakeClock } from '../src/core/fake-clock.js';
 import { InvalidOptionError } from '../src/core/errors.js';
 import { BALANCER_KINDS, createBalancer, createEndpoint, LatencyEwma } from '../src/proxy/balancer/index.js';
 import type { Balancer, UpstreamEndpoint } from '../src/proxy/balancer/index.js';
-
-/** Seeded PRNG (mulberry32) so every run draws the same numbers. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './helpers/seeded-random.js';
 
 function endpoints(...weights: number[]): UpstreamEndpoint[] {
   return weights.map((weight, i) => createEndpoint(`10.0.0.${i + 1}:80`, { weight }));

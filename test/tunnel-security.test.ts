@@ -20,6 +20,7 @@ import { TunnelServer } from '../src/tunnel/tunnel-server.js';
 import type { TunnelServerOptions } from '../src/tunnel/tunnel-server.js';
 import { echoRoundTrip, eventually, socksConnect, startEcho } from './helpers/tunnel-harness.js';
 import { RawSession } from './helpers/tunnel-raw.js';
+import { seeded } from './helpers/seeded-random.js';
 
 const TOKEN = 'security-token-0123456789';
 const pair = generateKeyPair();
@@ -119,18 +120,6 @@ test('a destination off the allowlist gets SOCKS5 reply 0x02; allowed ones conne
   assert.equal(server.status().totals.streamsRefused.resolve, 1);
 });
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('10,000 random and mutated frames close only the offending sessions, with typed errors; others keep working', { timeout: 90_000 }, async (t) => {
   const { echo, server, port, closes } = await fixture({ minPingIntervalMs: 1, streamIdleTimeoutMs: 2000 });
   const good = new TunnelClient({ server: `127.0.0.1:${port}`, token: TOKEN, fingerprint: pair.fingerprint, name: 'good' });
@@ -172,7 +161,7 @@ test('10,000 random and mutated frames close only the offending sessions, with t
 
   const seed = Number(process.env.LIFELINE_FUZZ_SEED ?? Date.now() % 1_000_000);
   t.diagnostic(`fuzz seed ${seed} (replay with LIFELINE_FUZZ_SEED=${seed})`);
-  const rand = prng(seed);
+  const rand = seeded(seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
   const valid = (streamId: number): Buffer[] => [
