@@ -93,6 +93,10 @@ class Listener implements ListenerContext {
   get tunnelIdleTimeoutMs(): number {
     return this.proxy.config.websocket.idleTimeoutMs;
   }
+  get tunnelPing(): { intervalMs: number; timeoutMs: number } {
+    const ws = this.proxy.config.websocket;
+    return { intervalMs: ws.pingIntervalMs, timeoutMs: ws.pingTimeoutMs };
+  }
 
   setIdle(conn: DownstreamConnection, idle: boolean): void {
     if (idle) {

@@ -33,6 +33,8 @@ import { localResponse } from './local-response.js';
 import type { AccessLog } from './access-log.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import type { Clock } from '../../core/clock.js';
+import type { LifelineError } from '../../core/errors.js';
+import { WebSocketPinger, isWebSocketUpgrade } from './websocket-pinger.js';
 
 /** What a connection needs from its listener and proxy. */
 export interface ListenerContext {
@@ -49,6 +51,8 @@ export interface ListenerContext {
   draining: boolean;
   /** Idle timeout of an upgraded (WebSocket) connection, both directions, ms. */
   readonly tunnelIdleTimeoutMs: number;
+  /** The proxy's own WebSocket pings, both ways (websocket-pinger.ts); intervalMs 0 = off. */
+  readonly tunnelPing: { readonly intervalMs: number; readonly timeoutMs: number };
   /** Called when the connection becomes idle (true) or busy (false), for LRU eviction. */
   setIdle(conn: DownstreamConnection, idle: boolean): void;
   closed(conn: DownstreamConnection): void;
@@ -102,6 +106,8 @@ export class DownstreamConnection implements UpstreamSink {
   #bytesOut = 0;
   #upstreamBroken = false;
   #error: string | undefined;
+  /** A WebSocket tunnel with pings on: all tunnel bytes pass through it. */
+  #pinger: WebSocketPinger | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -151,8 +157,10 @@ export class DownstreamConnection implements UpstreamSink {
         this.#requestBody(chunk, 0);
         return;
       case 'tunnel':
-        this.#upstream?.socket.write(chunk);
-        this.ctx.wheel.touch(this.#timerId);
+        // With pings on, the pinger forwards (swallowing its own pongs, adding its pings).
+        if (this.#pinger === undefined) this.#upstream?.socket.write(chunk);
+        else if (!this.#pinger.fromClient(chunk)) this.socket.pause();
+        if (this.#timerId !== -1) this.ctx.wheel.touch(this.#timerId);
         return;
       case 'await':
       case 'response':
@@ -378,8 +386,9 @@ export class DownstreamConnection implements UpstreamSink {
 
   onUpstreamData(chunk: Buffer): void {
     if (this.state === 'tunnel') {
-      if (!this.socket.write(chunk)) this.#upstream?.socket.pause();
-      this.ctx.wheel.touch(this.#timerId);
+      const ok = this.#pinger === undefined ? this.socket.write(chunk) : this.#pinger.fromBackend(chunk);
+      if (!ok) this.#upstream?.socket.pause();
+      if (this.#timerId !== -1) this.ctx.wheel.touch(this.#timerId);
       return;
     }
     if (!this.#responseStarted) {
@@ -449,18 +458,43 @@ export class DownstreamConnection implements UpstreamSink {
       }
       this.#setTimer(res.tunnel ? this.ctx.tunnelIdleTimeoutMs : (this.#cluster as Cluster).config.timeouts.idleStreamTimeoutMs);
       if (res.tunnel) {
-        if (rest.length > 0) this.socket.write(rest);
-        if (this.#buf.length > 0) {
-          (this.#upstream as UpstreamConnection).socket.write(this.#buf);
-          this.#buf = EMPTY;
+        // WebSocket pings on: from here on every tunnel byte passes through the pinger.
+        if (this.ctx.tunnelPing.intervalMs > 0 && isWebSocketUpgrade(res.upgrade)) this.#startPinger();
+        if (rest.length > 0) {
+          if (this.#pinger === undefined) this.socket.write(rest);
+          else this.#pinger.fromBackend(rest);
         }
-        this.socket.resume();
+        if (this.#buf.length > 0 && this.state === 'tunnel') {
+          const early = this.#buf;
+          this.#buf = EMPTY;
+          if (this.#pinger === undefined) (this.#upstream as UpstreamConnection).socket.write(early);
+          else this.#pinger.fromClient(early);
+        }
+        if (this.state === 'tunnel') this.socket.resume();
         return;
       }
       if (res.noBody || (!res.chunked && !res.bodyUntilClose && res.contentLength <= 0)) return this.#finish();
       if (rest.length > 0) this.#responseBody(rest, 0);
       return;
     }
+  }
+
+  #startPinger(): void {
+    const upstream = (this.#upstream as UpstreamConnection).socket;
+    this.#pinger = new WebSocketPinger({
+      intervalMs: this.ctx.tunnelPing.intervalMs,
+      timeoutMs: this.ctx.tunnelPing.timeoutMs,
+      missedLimit: 1,
+      clock: this.ctx.clock,
+      toClient: (data) => this.socket.write(data),
+      toBackend: (data) => upstream.write(data),
+      // A side that stopped answering, or a malformed frame: close both sockets.
+      onFailure: (error: LifelineError) => {
+        this.#error = error.code;
+        this.#upstreamBroken = true;
+        this.#close('error', true);
+      },
+    }).start();
   }
 
   #responseBody(chunk: Buffer, offset: number): void {
@@ -672,8 +706,10 @@ export class DownstreamConnection implements UpstreamSink {
   readonly #onEnd = (): void => {
     // The client half-closed: finish the exchange in progress, then close.
     if (this.state === 'idle' || (this.state === 'head' && this.#buf.length === 0)) this.#close('clientClose', false);
-    else if (this.state === 'tunnel') this.#upstream?.socket.end();
-    else this.#closeAfter = true;
+    else if (this.state === 'tunnel') {
+      this.#pinger?.close(); // a half-closed client cannot answer pings
+      this.#upstream?.socket.end();
+    } else this.#closeAfter = true;
   };
 
   readonly #onError = (): void => {
@@ -688,6 +724,7 @@ export class DownstreamConnection implements UpstreamSink {
     if (this.state === 'closed') return;
     const wasIdle = this.state === 'idle';
     this.state = 'closed';
+    this.#pinger?.close();
     if (this.#timerId !== -1) this.ctx.wheel.cancel(this.#timerId);
     this.#timerId = -1;
     const upstream = this.#upstream;
