@@ -266,11 +266,16 @@ export class Proxy {
   /** Stop accepting and let connections finish; see the module comment. */
   async drain(options: { timeoutMs?: number; spreadMs?: number } = {}): Promise<DrainResult> {
     const timeoutMs = options.timeoutMs ?? this.config.drain.timeoutMs;
+    // Idle connections close spread over this window (HAProxy's close-spread-time), so the
+    // clients behind a load balancer do not all reconnect in the same instant.
+    const spreadMs = Math.min(options.spreadMs ?? this.config.drain.spreadMs, timeoutMs);
     const result: DrainResult = { closedIdle: 0, closedAfterResponse: 0, forced: 0 };
     const busy = new Set<DownstreamConnection>();
+    const spreading = new Set<DownstreamConnection>();
     const done = (conn: DownstreamConnection): void => {
       if (busy.delete(conn)) result.closedAfterResponse += 1;
-      if (busy.size === 0) this.#drained?.();
+      spreading.delete(conn);
+      if (busy.size === 0 && spreading.size === 0) this.#drained?.();
     };
     for (const listener of this.listeners) listener.onClosed = done;
     for (const listener of this.listeners) {
@@ -279,8 +284,14 @@ export class Proxy {
       listener.dropWaiting();
       for (const conn of [...listener.connections]) {
         if (conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0)) {
-          conn.closeWhenIdle('drain');
           result.closedIdle += 1;
+          const delayMs = Math.floor(Math.random() * spreadMs);
+          if (delayMs < 1) conn.closeWhenIdle('drain');
+          else {
+            // A request that comes meanwhile is served, with Connection: close.
+            spreading.add(conn);
+            this.wheel.add(delayMs, () => conn.closeWhenIdle('drain'));
+          }
         } else {
           busy.add(conn);
           conn.closeWhenIdle('drain');
@@ -289,7 +300,7 @@ export class Proxy {
         }
       }
     }
-    if (busy.size > 0) {
+    if (busy.size > 0 || spreading.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => this.#drained?.(), timeoutMs);
         this.#drained = () => {
