@@ -325,7 +325,9 @@ export class TimerWheel {
 
   #arm(): void {
     const nextTickStart = (this.#cursor + 1) * this.resolutionMs;
-    const delay = Math.max(0, nextTickStart - (this.#clock.now() - this.#epochMs));
+    // Whole milliseconds, rounded up: Node's timers have ms granularity, and a fractional delay
+    // can fire just before the tick is due, leaving an empty tick and a re-arm.
+    const delay = Math.max(0, Math.ceil(nextTickStart - (this.#clock.now() - this.#epochMs)));
     this.#timer = this.#clock.setTimer(this.#onTick, delay);
   }
 

@@ -26,6 +26,8 @@ export class Connection {
   readonly ress: ServerResponse[] = [];
   /** Timer wheel id of this connection's one deadline, or -1. */
   deadline = -1;
+  /** The timeout (ms) that deadline was last set with. */
+  deadlineMs = -1;
   /** Clock time the deadline is for (the wheel may fire up to a tick early; we re-check). */
   dueAt = 0;
   /** When the connection last became ready for a request (accept, or the end of a response). */
