@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { once } from 'node:events';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -97,7 +97,7 @@ test('a backend whose certificate the cluster cannot verify gets 502, not a sile
   assert.equal(res.headers.get('x-lifeline-error'), 'ERR_UPSTREAM_CONNECT');
 });
 
-test('workers: 2 runs two worker processes that share the listener; every request is served', async (t) => {
+test('workers: 2 runs two worker processes that share the listener; every request is served and both workers serve', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-workers-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'proxy.yaml');
@@ -107,7 +107,7 @@ test('workers: 2 runs two worker processes that share the listener; every reques
 clusters: { demo: { endpoints: [{ address: "127.0.0.1:19531" }, { address: "127.0.0.1:19532" }] } }
 demo: { upstreams: ["127.0.0.1:19531", "127.0.0.1:19532"] }
 workers: 2
-accessLog: { target: "off" }
+accessLog: { target: ${JSON.stringify(join(dir, 'access.log'))} }
 `,
   );
   const child = await spawnProxy(file);
@@ -127,4 +127,14 @@ accessLog: { target: "off" }
   assert.equal(ok, 200);
   child.child.kill('SIGTERM');
   assert.equal(await child.exited, 0, 'the primary drains its workers and exits 0');
+  // Connections spread over the workers: the access log names the serving process of each.
+  const served = new Map<number, number>();
+  for (const line of readFileSync(join(dir, 'access.log'), 'utf8').split('\n')) {
+    if (line === '') continue;
+    const record = JSON.parse(line) as { pid: number; target: string; status: number };
+    if (record.target.startsWith('/w') && record.status === 200) served.set(record.pid, (served.get(record.pid) ?? 0) + 1);
+  }
+  assert.deepEqual([...served.keys()].sort(), workers.map(Number).sort(), `requests per worker: ${JSON.stringify([...served])}`);
+  assert.equal([...served.values()].reduce((a, b) => a + b, 0), 200);
+  for (const [pid, count] of served) assert.ok(count >= 20, `worker ${pid} served only ${count} of 200 connections`);
 });

@@ -110,7 +110,7 @@ backend backend
  * lifeline: one listener, one cluster on the backend, no health check, no admin, access log off.
  * Pool and timeouts are the defaults (the backend's 300 s hint gives the pool its 60 s cap).
  */
-export function proxyLifeline(port: number, backendPort: number): string {
+export function proxyLifeline(port: number, backendPort: number, workers = 1): string {
   return `listeners:
   - name: bench
     address: 127.0.0.1:${port}
@@ -129,6 +129,6 @@ accessLog:
 drain:
   timeoutMs: 1000
   spreadMs: 0
-workers: 1
+workers: ${workers}
 `;
 }

@@ -44,9 +44,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-export function launch(core: number, cmd: string, args: string[], log: string): ChildProcess {
+/** Start `cmd` on the CPUs `cpus` (a taskset list such as 0 or 0,1), its output to `log`. */
+export function launch(cpus: number | string, cmd: string, args: string[], log: string): ChildProcess {
   const fd = openSync(log, 'a');
-  const child = spawn('taskset', ['-c', String(core), cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn('taskset', ['-c', String(cpus), cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -94,6 +94,10 @@ interface Proxy {
   node: boolean;
   /** [command, args] to run pinned, given its files. */
   command(dir: string, port: number, backendPort: number): [string, string[]];
+  /** CPUs it may use (taskset list); the one-process proxies get CORE_PROXY. */
+  cpus?: string;
+  /** Measured in S1 only, for the workers table (item 3), not in the main tables. */
+  s1Only?: boolean;
 }
 
 function has(cmd: string): boolean {
@@ -147,6 +151,21 @@ const PROXIES: Proxy[] = [
       return [process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'lifeline.js'), 'proxy', '--config', conf]];
     },
   },
+  {
+    // Item 3 of the issue: `workers: 2` on this 2-core machine. Unpinned (CPUs 0-1), so its two
+    // workers share CPU 1 with wrk and the backend: an honest "what a second worker buys here".
+    id: 'lifeline-2w',
+    label: 'lifeline (workers: 2, CPUs 0-1, sharing CPU 1 with wrk and the backend)',
+    node: true,
+    cpus: `${CORE_PROXY},${CORE_LOAD}`,
+    s1Only: true,
+    unavailable: () => (existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? null : 'not built (npm run build)'),
+    command: (dir, port, backendPort) => {
+      const conf = join(dir, `lifeline-2w-${port}.yaml`);
+      writeFileSync(conf, proxyLifeline(port, backendPort, 2));
+      return [process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'lifeline.js'), 'proxy', '--config', conf]];
+    },
+  },
   nodePeer('fast-proxy-lite', 'fast-proxy-lite (http.Agent keep-alive)', 'fast-proxy-lite.mjs', ['fast-proxy-lite']),
   nodePeer('http-proxy-ka', 'node-http-proxy, keep-alive agent', 'http-proxy.mjs', ['http-proxy'], 'keepalive'),
   nodePeer('fastify-http-proxy', '@fastify/http-proxy (undici 7)', 'fastify-http-proxy.mjs', ['fastify', '@fastify/http-proxy', 'undici']),
@@ -164,7 +183,7 @@ async function startProxy(p: Proxy, dir: string, backend: Backend): Promise<Runn
   const port = await freePort();
   const [cmd, args] = p.command(dir, port, backend.port);
   const log = join(dir, `${p.id}-${port}.log`);
-  const child = launch(CORE_PROXY, cmd, args, log);
+  const child = launch(p.cpus ?? String(CORE_PROXY), cmd, args, log);
   try {
     await waitReady(port, child, log, SMALL_BODY);
   } catch (err) {
@@ -346,6 +365,23 @@ function idleTable(results: Map<Proxy, Result>): string {
   ].join('\n');
 }
 
+/** Item 3: S1 with one worker (pinned) and two (unpinned, sharing CPU 1 with wrk and the backend). */
+function workersTable(results: Map<Proxy, Result>): string {
+  const rows = [...results]
+    .filter(([p]) => p.id === 'lifeline' || p.id === 'lifeline-2w')
+    .map(([p, r]) => {
+      if (r.error || r.runs.S1.length === 0) return `| ${p.label} | ${NA} | | | | | |`;
+      const s = summarize(r.runs.S1);
+      return `| ${p.label} | ${fmtInt(s.rps)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtCpu(s.cpuPer1k)} | ${s.errors} | ${s.rounds.map(fmtInt).join(', ')} |`;
+    });
+  if (rows.length < 2) return '';
+  return [
+    '| lifeline | req/s | p50 ms | p99 ms | CPU s / 1,000 req (all processes) | errors | req/s per round |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
 function reuseTable(results: Map<Proxy, Result>): string {
   const rows = [...results].map(([p, r]) => {
     if (r.error || r.s5.length === 0) return `| ${p.label} | ${NA} | |`;
@@ -407,6 +443,7 @@ async function main(): Promise<void> {
           const r = await startProxy(p, dir, backend);
           try {
             for (const s of THROUGHPUT) {
+              if (p.s1Only === true && s.id !== 'S1') continue;
               const { run, upstreamPer1k } = await measure(r, s.path, s.close, s.id === 'S1' ? backend : null);
               res.runs[s.id].push(run);
               if (upstreamPer1k !== null) res.s5.push(upstreamPer1k);
@@ -414,6 +451,10 @@ async function main(): Promise<void> {
             }
           } finally {
             await stop(r.child);
+          }
+          if (p.s1Only === true) {
+            process.stderr.write('\n');
+            continue;
           }
           // S4 on a fresh process, so its RSS "before" is a proxy that served only the ready check.
           const fresh = await startProxy(p, dir, backend);
@@ -440,12 +481,18 @@ async function main(): Promise<void> {
   // run.sh sets this, so the section names the one command that installs, builds and runs.
   const command = process.env['BENCH_PROXY_RUN_SH'] === '1' ? `bash bench/proxy/run.sh${flags}` : `node dist/bench/proxy/run.js${flags}`;
   const seconds = Math.round((Date.now() - t0) / 1000);
+  // The main tables compare one-process proxies; the two-worker run has its own table.
+  const main = new Map([...results].filter(([p]) => p.s1Only !== true));
+  const workers = workersTable(results);
   const body = [
     `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
     `The machine is shared with other work (load average ${load0.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end): figures are noisy, read the ratios in one run rather than absolutes. Versions: ${versions()}.${QUICK ? ' **--quick run: 1 round, 3 s runs, S4 with 2,000 connections; for development only.**' : ''}${installNote ? ` ${installNote}.` : ''}`,
-    ...THROUGHPUT.map((s) => `### ${s.title}\n\n${throughputTable(s.id, results)}`),
-    `### S4: ${fmtInt(IDLE_CONNECTIONS)} idle keep-alive client connections (one GET each), proxy RSS\n\nVmRSS of the proxy's process tree (nginx: master + worker) before the clients connect and 2 s after all have had their response; for the Node proxies both readings follow a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The clients are Node processes on CPU 1. The fds column shows whether a proxy also holds upstream connections for them.\n\n${idleTable(results)}`,
-    `### S5: upstream connections opened per 1,000 requests under steady load (during the measured S1 run)\n\nFrom the backend's stub_status: new \`accepts\` per 1,000 backend \`requests\`, read ${S5_SKIP_MS / 1000} s into the measured S1 run and at its end. The skipped first second is still warm-up: the warm-up wrk run ends by cutting its clients off mid-request, which makes some proxies drop the upstream connections those requests held, and HAProxy's \`http-reuse safe\` gives each new client session its own first server connection.\n\n${reuseTable(results)}`,
+    ...THROUGHPUT.map((s) => `### ${s.title}\n\n${throughputTable(s.id, main)}`),
+    `### S4: ${fmtInt(IDLE_CONNECTIONS)} idle keep-alive client connections (one GET each), proxy RSS\n\nVmRSS of the proxy's process tree (nginx: master + worker) before the clients connect and 2 s after all have had their response; for the Node proxies both readings follow a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The clients are Node processes on CPU 1. The fds column shows whether a proxy also holds upstream connections for them.\n\n${idleTable(main)}`,
+    `### S5: upstream connections opened per 1,000 requests under steady load (during the measured S1 run)\n\nFrom the backend's stub_status: new \`accepts\` per 1,000 backend \`requests\`, read ${S5_SKIP_MS / 1000} s into the measured S1 run and at its end. The skipped first second is still warm-up: the warm-up wrk run ends by cutting its clients off mid-request, which makes some proxies drop the upstream connections those requests held, and HAProxy's \`http-reuse safe\` gives each new client session its own first server connection.\n\n${reuseTable(main)}`,
+    workers
+      ? `### S1 with \`workers: 1\` and \`workers: 2\`\n\nThe same S1 load. One worker is the pinned single process of the tables above; two workers run unpinned on CPUs 0-1, so **they share CPU 1 with wrk and the backend**: on this 2-core machine a second worker competes with the load generator instead of adding a free core, and this figure is not what two workers give on a machine with cores to spare. Every request of both runs was answered (errors column).\n\n${workers}`
+      : '',
     unavailableNotes(results),
     `Took ${seconds} s.`,
   ]

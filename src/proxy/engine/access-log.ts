@@ -24,6 +24,8 @@ export interface AccessRecord {
   attempts: number;
   /** Why the proxy answered itself, or why the exchange failed. */
   error?: string;
+  /** The process that served it (nginx's $pid): tells `workers: N` apart in one log. */
+  pid: number;
 }
 
 export class AccessLog {

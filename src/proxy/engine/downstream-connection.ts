@@ -28,6 +28,7 @@ import type { ListenerMetrics } from '../metrics/index.js';
 import type { DownstreamCloseReason } from '../metrics/index.js';
 import type { Cluster, Member } from './cluster.js';
 import type { UpstreamConnection, UpstreamSink } from './upstream-connection.js';
+import type { PoolWaiter } from './endpoint-pool.js';
 import type { Router } from './router.js';
 import { localResponse } from './local-response.js';
 import type { AccessLog } from './access-log.js';
@@ -63,12 +64,24 @@ type State = 'idle' | 'head' | 'body' | 'await' | 'response' | 'tunnel' | 'close
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const REPLAY_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** Hop-by-hop and forwarding fields the proxy replaces (build-head drops the Connection ones). */
+const DROP_FORWARDED: readonly string[] = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'];
+const DROP_FORWARDED_AND_HOST: readonly string[] = [...DROP_FORWARDED, 'host'];
+
+/**
+ * The connection a client socket belongs to. Socket listeners are shared by every connection and
+ * find it here, so an idle connection holds no closures: its memory is the socket plus one object.
+ */
+const CONNECTION = Symbol('lifeline.downstreamConnection');
+interface ClientSocket extends Socket {
+  [CONNECTION]: DownstreamConnection;
+}
 
 function uncork(socket: Socket): void {
   socket.uncork();
 }
 
-export class DownstreamConnection implements UpstreamSink {
+export class DownstreamConnection implements UpstreamSink, PoolWaiter {
   state: State = 'idle';
   readonly openedAtMs: number;
   requests = 0;
@@ -92,11 +105,16 @@ export class DownstreamConnection implements UpstreamSink {
   #reqScanner: ChunkedScanner | undefined;
   #reqDone = false;
   #written = false;
-  /** Request bytes kept for a retry (undefined once the request is not replayable). */
-  #replay: Buffer[] | undefined;
+  /** The head sent upstream (latin1), kept until the exchange ends for a retry. */
+  #upstreamHead = '';
+  /** The request can be sent again whole: head plus `#replayBody` (within REPLAY_LIMIT). */
+  #replayable = false;
+  #replayBody: Buffer[] | undefined;
   #replayBytes = 0;
-  /** Request bytes produced before an upstream connection was ready. */
-  #queue: Buffer[] = [];
+  /** Request body bytes produced before an upstream connection was ready. */
+  #queue: Buffer[] | undefined;
+  /** A 'drain' listener is attached (only once the client first pushed back). */
+  #drainListening = false;
   #resBuf: Buffer = EMPTY;
   #res: ResponseHead | undefined;
   #resRemaining = 0;
@@ -116,12 +134,12 @@ export class DownstreamConnection implements UpstreamSink {
     this.openedAtMs = ctx.clock.now();
     this.#client = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
-    socket.on('drain', this.#onDrain);
-    this.#timerId = ctx.wheel.add(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs, this.#onTimer, this);
+    (socket as ClientSocket)[CONNECTION] = this;
+    socket.on('data', DownstreamConnection.#onData);
+    socket.on('end', DownstreamConnection.#onEnd);
+    socket.on('error', DownstreamConnection.#onError);
+    socket.on('close', DownstreamConnection.#onClose);
+    this.#timerId = ctx.wheel.add(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs, DownstreamConnection.#onTimer, this);
     this.state = 'head';
   }
 
@@ -138,9 +156,47 @@ export class DownstreamConnection implements UpstreamSink {
     this.#close(reason, true);
   }
 
+  // ---- shared listeners (`this` is the client socket; the wheel passes the connection) -------
+
+  static #onData(this: ClientSocket, chunk: Buffer): void {
+    this[CONNECTION].#data(chunk);
+  }
+
+  static #onEnd(this: ClientSocket): void {
+    this[CONNECTION].#end();
+  }
+
+  static #onError(this: ClientSocket): void {
+    this[CONNECTION].#reason ??= 'error';
+  }
+
+  static #onClose(this: ClientSocket): void {
+    const conn = this[CONNECTION];
+    if (conn.state !== 'closed') conn.#close(conn.#reason ?? 'clientClose', true);
+  }
+
+  static #onDrain(this: ClientSocket): void {
+    // The client took what we wrote: let the upstream send more.
+    const conn = this[CONNECTION];
+    if (conn.state === 'response' || conn.state === 'tunnel') conn.#upstream?.socket.resume();
+  }
+
+  static #onTimer(this: void, _id: number, data: unknown): void {
+    (data as DownstreamConnection).#timerFired();
+  }
+
+  /** The client is not taking our writes: stop reading upstream until it drains. */
+  #clientBackpressure(): void {
+    this.#upstream?.socket.pause();
+    if (!this.#drainListening) {
+      this.#drainListening = true;
+      this.socket.on('drain', DownstreamConnection.#onDrain);
+    }
+  }
+
   // ---- client side -------------------------------------------------------------------------
 
-  readonly #onData = (chunk: Buffer): void => {
+  #data(chunk: Buffer): void {
     switch (this.state) {
       case 'idle':
         this.state = 'head';
@@ -171,7 +227,7 @@ export class DownstreamConnection implements UpstreamSink {
       case 'closed':
         return;
     }
-  };
+  }
 
   #parse(): void {
     let head: RequestHead | null;
@@ -251,12 +307,12 @@ export class DownstreamConnection implements UpstreamSink {
     // An HTTP/1.0 client cannot read a chunked body: ask the backend in HTTP/1.0 (keeping the
     // upstream connection alive if it agrees), so it frames the response by length or close.
     if (head.versionMinor === 0) extra.push('Connection', 'keep-alive');
-    const alsoDrop = hostHeader !== head.host ? ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'host'] : ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'];
-    const upstreamHead = Buffer.from(buildRequestHead(head.method, target, head.headers, head.connectionTokens, extra, { alsoDrop, versionMinor: head.versionMinor }), 'latin1');
-
-    this.#queue = [upstreamHead];
-    this.#replay = IDEMPOTENT.has(head.method) || this.#reqDone ? [upstreamHead] : undefined;
-    this.#replayBytes = upstreamHead.length;
+    const alsoDrop = hostHeader !== head.host ? DROP_FORWARDED_AND_HOST : DROP_FORWARDED;
+    // Kept as a latin1 string: socket.write encodes it straight into the write request, with no
+    // Buffer allocated per request.
+    this.#upstreamHead = buildRequestHead(head.method, target, head.headers, head.connectionTokens, extra, { alsoDrop, versionMinor: head.versionMinor });
+    this.#replayable = IDEMPOTENT.has(head.method) || this.#reqDone;
+    this.#replayBytes = this.#upstreamHead.length;
     this.#written = false;
     this.state = this.#reqDone ? 'await' : 'body';
     this.#setTimer(this.#reqDone ? cluster.config.timeouts.responseHeadersTimeoutMs : policy.requestTimeoutMs);
@@ -272,7 +328,7 @@ export class DownstreamConnection implements UpstreamSink {
 
   #acquire(avoid: Member | undefined): void {
     const cluster = this.#cluster as Cluster;
-    const member = cluster.pick(avoid, this.ctx.clock.now());
+    const member = cluster.pick(avoid, this.#attempts === 0 ? this.#startedMs : this.ctx.clock.now());
     if (member === undefined) {
       cluster.metrics.noHealthyUpstream();
       return this.#local(503, 'ERR_NO_HEALTHY_UPSTREAM', !this.#reqDone, EMPTY);
@@ -280,10 +336,11 @@ export class DownstreamConnection implements UpstreamSink {
     this.#attempts += 1;
     this.#member = member;
     member.view.activeRequests += 1;
-    member.pool.acquire(this.#onAcquired);
+    member.pool.acquire(this);
   }
 
-  readonly #onAcquired = (error: Error | undefined, conn: UpstreamConnection | undefined, reused: boolean): void => {
+  /** The pool's answer to `#acquire` (PoolWaiter). */
+  onAcquired(error: Error | undefined, conn: UpstreamConnection | undefined, reused: boolean): void {
     const member = this.#member as Member;
     if (this.state === 'closed' || this.#head === undefined) {
       member.view.activeRequests -= 1;
@@ -312,15 +369,20 @@ export class DownstreamConnection implements UpstreamSink {
     member.pool.metrics.requestSent(reused);
     const socket = conn.socket;
     const pieces = this.#queue;
-    this.#queue = [];
+    this.#queue = undefined;
     this.#sentMs = this.ctx.clock.now();
-    socket.cork();
-    let ok = true;
-    for (const piece of pieces) ok = socket.write(piece);
-    socket.uncork();
+    let ok: boolean;
+    if (pieces === undefined) ok = socket.write(this.#upstreamHead, 'latin1');
+    else {
+      // Head and early body bytes leave in one writev.
+      socket.cork();
+      ok = socket.write(this.#upstreamHead, 'latin1');
+      for (const piece of pieces) ok = socket.write(piece);
+      socket.uncork();
+    }
     this.#written = true;
     if (!ok && this.state === 'body') this.socket.pause();
-  };
+  }
 
   /** Forward request body bytes from `chunk[offset..]`; the rest after the body is pipelined. */
   #requestBody(chunk: Buffer, offset: number): void {
@@ -359,24 +421,22 @@ export class DownstreamConnection implements UpstreamSink {
   }
 
   #sendBody(piece: Buffer): void {
-    if (this.#replay !== undefined) {
+    if (this.#replayable) {
       this.#replayBytes += piece.length;
-      if (this.#replayBytes > REPLAY_LIMIT) this.#replay = undefined;
-      else this.#replay.push(piece);
+      if (this.#replayBytes > REPLAY_LIMIT) {
+        this.#replayable = false;
+        this.#replayBody = undefined;
+      } else (this.#replayBody ??= []).push(piece);
     }
     const upstream = this.#upstream;
     if (upstream === undefined) {
-      this.#queue.push(piece);
-      if (this.#queue.length > 64) this.socket.pause();
+      const queue = (this.#queue ??= []);
+      queue.push(piece);
+      if (queue.length > 64) this.socket.pause();
       return;
     }
     if (!upstream.socket.write(piece)) this.socket.pause();
   }
-
-  readonly #onDrain = (): void => {
-    // The client took what we wrote: let the upstream send more.
-    if (this.state === 'response' || this.state === 'tunnel') this.#upstream?.socket.resume();
-  };
 
   onUpstreamDrain(): void {
     if (this.state === 'body' || this.state === 'tunnel') this.socket.resume();
@@ -387,7 +447,7 @@ export class DownstreamConnection implements UpstreamSink {
   onUpstreamData(chunk: Buffer): void {
     if (this.state === 'tunnel') {
       const ok = this.#pinger === undefined ? this.socket.write(chunk) : this.#pinger.fromBackend(chunk);
-      if (!ok) this.#upstream?.socket.pause();
+      if (!ok) this.#clientBackpressure();
       if (this.#timerId !== -1) this.ctx.wheel.touch(this.#timerId);
       return;
     }
@@ -523,7 +583,7 @@ export class DownstreamConnection implements UpstreamSink {
     if (end < chunk.length) this.#upstreamBroken = true; // bytes after the response: do not reuse
     const piece = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
     this.#bytesOut += piece.length;
-    if (!this.socket.write(piece)) (this.#upstream as UpstreamConnection).socket.pause();
+    if (!this.socket.write(piece)) this.#clientBackpressure();
     this.ctx.wheel.touch(this.#timerId);
     if (done) this.#finish();
   }
@@ -544,10 +604,10 @@ export class DownstreamConnection implements UpstreamSink {
       cluster.record(member, 'reset');
       // Retry on a fresh connection: only a reused connection's failure, and only when the
       // request can be replayed whole (idempotent, or nothing was written).
-      const replayable = this.#replay !== undefined && (IDEMPOTENT.has((this.#head as RequestHead).method) || !this.#written);
+      const replayable = this.#replayable && (IDEMPOTENT.has((this.#head as RequestHead).method) || !this.#written);
       if (this.#reused && replayable && this.#attempts < cluster.config.retries.maxAttempts) {
         cluster.metrics.retry();
-        this.#queue = (this.#replay as Buffer[]).slice();
+        this.#queue = this.#replayBody?.slice();
         this.#written = false;
         this.#retried = true;
         // Another endpoint when there is one: a reset may mean this one is going away.
@@ -636,6 +696,7 @@ export class DownstreamConnection implements UpstreamSink {
       upstreamTtfbMs: this.#ttfbMs === null ? null : Math.round(this.#ttfbMs * 1000) / 1000,
       attempts: this.#attempts,
       ...(this.#error === undefined ? {} : { error: this.#error }),
+      pid: process.pid,
     });
   }
 
@@ -645,8 +706,10 @@ export class DownstreamConnection implements UpstreamSink {
     this.#resBuf = EMPTY;
     this.#member = undefined;
     this.#cluster = undefined;
-    this.#replay = undefined;
-    this.#queue = [];
+    this.#upstreamHead = '';
+    this.#replayable = false;
+    this.#replayBody = undefined;
+    this.#queue = undefined;
     this.#reused = false;
     this.#retried = false;
     this.#responseStarted = false;
@@ -665,7 +728,7 @@ export class DownstreamConnection implements UpstreamSink {
     if (this.#buf.length > 0) {
       const pipelined = this.#buf;
       this.#buf = EMPTY;
-      this.#onData(pipelined);
+      this.#data(pipelined);
     }
   }
 
@@ -676,7 +739,7 @@ export class DownstreamConnection implements UpstreamSink {
     this.ctx.wheel.reset(this.#timerId, Math.min(ms, 2 ** 30 - 1));
   }
 
-  readonly #onTimer = (): void => {
+  #timerFired(): void {
     this.#timerId = -1;
     switch (this.state) {
       case 'idle':
@@ -701,24 +764,16 @@ export class DownstreamConnection implements UpstreamSink {
       case 'closed':
         return;
     }
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #end(): void {
     // The client half-closed: finish the exchange in progress, then close.
     if (this.state === 'idle' || (this.state === 'head' && this.#buf.length === 0)) this.#close('clientClose', false);
     else if (this.state === 'tunnel') {
       this.#pinger?.close(); // a half-closed client cannot answer pings
       this.#upstream?.socket.end();
     } else this.#closeAfter = true;
-  };
-
-  readonly #onError = (): void => {
-    this.#reason ??= 'error';
-  };
-
-  readonly #onClose = (): void => {
-    if (this.state !== 'closed') this.#close(this.#reason ?? 'clientClose', true);
-  };
+  }
 
   #close(reason: DownstreamCloseReason, destroy: boolean): void {
     if (this.state === 'closed') return;

@@ -7,7 +7,10 @@
  *   the backend); when there are more idle connections than `maxIdlePerEndpoint`, close the
  *   least recently used.
  * - Just before reuse, probe the socket (`probeSocket`): a FIN, RST or stray byte that reached
- *   the kernel means the backend is closing it, so it is discarded, never written to.
+ *   the kernel means the backend is closing it, so it is discarded, never written to. Not for a
+ *   connection idle under PROBE_AFTER_IDLE_MS: the backend's idle clock started when it sent the
+ *   response, so it cannot have timed out yet, and a crash in that instant is the retry's job (as
+ *   it is just after any probe). Under load that spares a syscall per request.
  * - An idle connection is kept for min(pool.idleTimeoutMs, backend idle - hintMarginMs), where
  *   the backend's idle time is its `Keep-Alive: timeout` hint, else what this pool has *learned*
  *   by watching the backend close idle connections, else `defaultBackendIdleMs`. So the proxy,
@@ -29,7 +32,16 @@ import type { ClusterConfig, EndpointConfig } from '../config/index.js';
 import type { EndpointMetrics, UpstreamCloseReason } from '../metrics/index.js';
 import { UpstreamConnection } from './upstream-connection.js';
 
-export type AcquireCallback = (error: Error | undefined, connection: UpstreamConnection | undefined, reused: boolean) => void;
+/** See the policy above: reused sooner than this after release, a connection is not probed. */
+const PROBE_AFTER_IDLE_MS = 1;
+
+/**
+ * Who waits for a connection. An object rather than a callback, so a client connection can be
+ * its own waiter instead of holding a bound closure for its whole life.
+ */
+export interface PoolWaiter {
+  onAcquired(error: Error | undefined, connection: UpstreamConnection | undefined, reused: boolean): void;
+}
 
 export interface PoolHost {
   wheel: TimerWheel;
@@ -67,7 +79,7 @@ export class EndpointPool {
   #candidateMs: number | undefined;
   #candidateAtMs = 0;
   #lastIdleCloseMs = Number.NEGATIVE_INFINITY;
-  #waiters: AcquireCallback[] = [];
+  #waiters: PoolWaiter[] = [];
   #closed = false;
 
   constructor(
@@ -85,10 +97,10 @@ export class EndpointPool {
     return this.idle.length + this.active + this.connecting;
   }
 
-  /** Hand a connection to `callback`: an idle one when one is fit, else a new one. */
-  acquire(callback: AcquireCallback): void {
+  /** Hand a connection to `waiter`: an idle one when one is fit, else a new one. */
+  acquire(waiter: PoolWaiter): void {
     if (this.#closed) {
-      callback(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+      waiter.onAcquired(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
       return;
     }
     const now = this.host.clock.now();
@@ -100,20 +112,20 @@ export class EndpointPool {
         this.#destroy(conn, 'hint_expiry');
         continue;
       }
-      if (!isReusable(probeSocket(conn.socket))) {
+      if (now - conn.idleSinceMs >= PROBE_AFTER_IDLE_MS && !isReusable(probeSocket(conn.socket))) {
         this.#destroy(conn, 'stale');
         continue;
       }
       this.#activate(conn);
-      callback(undefined, conn, true);
+      waiter.onAcquired(undefined, conn, true);
       return;
     }
     const max = this.cluster.pool.maxConnectionsPerEndpoint;
     if (max > 0 && this.active + this.connecting >= max) {
-      this.#waiters.push(callback);
+      this.#waiters.push(waiter);
       return;
     }
-    this.#connect(callback);
+    this.#connect(waiter);
   }
 
   /**
@@ -139,7 +151,7 @@ export class EndpointPool {
     if (waiter !== undefined) {
       if (isReusable(probeSocket(conn.socket))) {
         this.#activate(conn);
-        waiter(undefined, conn, true);
+        waiter.onAcquired(undefined, conn, true);
         return;
       }
       this.#waiters.unshift(waiter);
@@ -159,7 +171,7 @@ export class EndpointPool {
   close(reason: UpstreamCloseReason = 'drain'): void {
     this.#closed = true;
     while (this.idle.length > 0) this.#destroy(this.idle.pop() as UpstreamConnection, reason);
-    for (const waiter of this.#waiters.splice(0)) waiter(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+    for (const waiter of this.#waiters.splice(0)) waiter.onAcquired(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
   }
 
   #activate(conn: UpstreamConnection): void {
@@ -169,7 +181,7 @@ export class EndpointPool {
     this.#updateGauges();
   }
 
-  #connect(callback: AcquireCallback): void {
+  #connect(waiter: PoolWaiter): void {
     const { host, port } = this.endpoint;
     const upstreamTls = this.cluster.tls;
     let socket: net.Socket;
@@ -201,7 +213,7 @@ export class EndpointPool {
         this.metrics.connectFailed();
         conn.state = 'closed';
         socket.destroy();
-        callback(error, undefined, false);
+        waiter.onAcquired(error, undefined, false);
         this.#serveWaiter();
         return;
       }
@@ -211,7 +223,7 @@ export class EndpointPool {
         setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
       }
       this.#activate(conn);
-      callback(undefined, conn, false);
+      waiter.onAcquired(undefined, conn, false);
     };
     conn.timerId = this.host.wheel.add(this.cluster.timeouts.connectTimeoutMs, () => {
       conn.timerId = -1;
@@ -324,7 +336,7 @@ export class EndpointPool {
     if (this.#waiters.length === 0 || this.#closed) return;
     const max = this.cluster.pool.maxConnectionsPerEndpoint;
     if (max > 0 && this.active + this.connecting >= max) return;
-    const waiter = this.#waiters.shift() as AcquireCallback;
+    const waiter = this.#waiters.shift() as PoolWaiter;
     this.#connect(waiter);
   }
 
