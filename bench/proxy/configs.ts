@@ -52,7 +52,7 @@ http {
 export function proxyNginx(dir: string, port: number, backendPort: number): string {
   return `worker_processes 1;
 daemon off;
-pid ${dir}/proxy-nginx.pid;
+pid ${dir}/proxy-nginx-${port}.pid;
 error_log ${dir}/proxy-nginx-error.log warn;
 worker_rlimit_nofile 20000;
 events { worker_connections 19000; }

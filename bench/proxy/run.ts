@@ -7,9 +7,11 @@
  *   S1  wrk -t1 -c50, 100-byte responses, keep-alive
  *   S2  the same with `Connection: close` on every request
  *   S3  64 KiB responses
- *   S4  10,000 idle keep-alive client connections (one GET each): proxy RSS per connection
+ *   S4  10,000 idle keep-alive client connections (one GET each): proxy RSS per connection,
+ *       2 s after and once settled (SETTLE_MS later)
  *   S5  upstream connections opened per 1,000 requests under steady load: the backend's
  *       stub_status `accepts` per `requests`, from 1 s into the measured S1 run to its end
+ *   and S1 once more with `workers: 2` (unpinned), for the workers table
  * For S1-S3: req/s, p50, p99 (wrk --latency), the proxy's CPU seconds per 1,000 requests
  * (utime+stime of its process tree from /proc), errors (socket errors and non-2xx). Medians of the
  * rounds. A peer that is missing or does not start is "not available", not a crash. Every process
@@ -209,6 +211,9 @@ interface Run extends WrkResult {
 
 interface IdleRun {
   beforeKiB: number;
+  /** RSS 2 s after the last client got its response. */
+  earlyKiB: number;
+  /** RSS after SETTLE_MS more of idleness (V8 shrinks a young generation grown by the burst). */
   afterKiB: number;
   held: number;
   failed: number;
@@ -247,6 +252,14 @@ async function measure(r: Running, path: string, close: boolean, backend: Backen
   }
   return { run: { ...w, cpuPer1k: ((t1 - t0) / CLK_TCK / w.requests) * 1000 }, upstreamPer1k };
 }
+
+/**
+ * How long S4 lets a proxy sit idle before a reading. A burst of 10,000 connections grows V8's
+ * young generation to its maximum (16 MiB of semi-space, ~1.6 KiB per connection at 10,000, the
+ * same for every Node proxy and not per connection); V8's memory reducer gives it back about 8 s
+ * after a full GC once the process is idle. Both readings are reported.
+ */
+const SETTLE_MS = QUICK ? 3_000 : 12_000;
 
 /** RSS of the proxy's tree, after a full GC when it is a Node process. */
 async function settledRss(r: Running): Promise<number> {
@@ -291,10 +304,12 @@ async function idleClients(r: Running): Promise<IdleRun> {
   }
   const counts = await Promise.all(results);
   await sleep(2_000);
+  const early = await settledRss(r);
+  await sleep(SETTLE_MS);
   const after = await settledRss(r);
   const fds = fdCount(r.pid);
   for (const c of children) await stop(c);
-  return { beforeKiB: before, afterKiB: after, held: counts.reduce((a, c) => a + c[0], 0), failed: counts.reduce((a, c) => a + c[1], 0), fds };
+  return { beforeKiB: before, earlyKiB: early, afterKiB: after, held: counts.reduce((a, c) => a + c[0], 0), failed: counts.reduce((a, c) => a + c[1], 0), fds };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,14 +368,15 @@ function idleTable(results: Map<Proxy, Result>): string {
   const nginx = [...results].find(([p]) => p.id === 'nginx')?.[1];
   const base = nginx && !nginx.error && nginx.s4.length ? perConn(nginx) : Number.NaN;
   const rows = [...results].map(([p, r]) => {
-    if (r.error || r.s4.length === 0) return `| ${p.label} | ${NA} | | | | | | |`;
+    if (r.error || r.s4.length === 0) return `| ${p.label} | ${NA} | | | | | | | | |`;
     const k = perConn(r);
+    const early = median(r.s4.map((x) => (x.earlyKiB - x.beforeKiB) / Math.max(1, x.held)));
     const last = r.s4[r.s4.length - 1] as IdleRun;
-    return `| ${p.label} | ${(median(r.s4.map((x) => x.beforeKiB)) / 1024).toFixed(1)} | ${(median(r.s4.map((x) => x.afterKiB)) / 1024).toFixed(1)} | ${r.s4.map((x) => fmtInt(x.held)).join(', ')} | ${r.s4.reduce((a, x) => a + x.failed, 0)} | ${k.toFixed(2)} | ${fmtRatio(k / base)} | ${fmtInt(last.fds)} |`;
+    return `| ${p.label} | ${(median(r.s4.map((x) => x.beforeKiB)) / 1024).toFixed(1)} | ${(median(r.s4.map((x) => x.earlyKiB)) / 1024).toFixed(1)} | ${(median(r.s4.map((x) => x.afterKiB)) / 1024).toFixed(1)} | ${r.s4.map((x) => fmtInt(x.held)).join(', ')} | ${r.s4.reduce((a, x) => a + x.failed, 0)} | ${early.toFixed(2)} | **${k.toFixed(2)}** | ${fmtRatio(k / base)} | ${fmtInt(last.fds)} |`;
   });
   return [
-    '| proxy | RSS before (MiB) | RSS with idle clients (MiB) | connections held per round | failed | KiB per idle connection | vs nginx | proxy fds (last round) |',
-    '|---|---|---|---|---|---|---|---|',
+    `| proxy | RSS before (MiB) | RSS 2 s after (MiB) | RSS ${SETTLE_MS / 1000} s later (MiB) | connections held per round | failed | KiB per idle connection at 2 s | **KiB per idle connection, settled** | settled vs nginx | proxy fds (last round) |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
@@ -421,6 +437,42 @@ function install(): string | null {
   return r.status === 0 ? null : `install.sh exited with ${r.status ?? r.signal}; running with what is installed`;
 }
 
+/**
+ * One round of one proxy: S1-S3 (and S5 inside S1) on one process, then S4 on a fresh one. S4's
+ * process starts first and sits idle through S1-S3 (on the proxy core, where it costs nothing),
+ * so its "before" reading is settled too; one full GC at its start starts V8's memory reducer.
+ */
+async function oneRound(p: Proxy, res: Result, dir: string, backend: Backend): Promise<void> {
+  const fresh = p.s1Only === true ? null : await startProxy(p, dir, backend);
+  try {
+    if (fresh?.node === true) killGroup(fresh.child, 'SIGUSR2');
+    const freshAt = Date.now();
+    const r = await startProxy(p, dir, backend);
+    try {
+      for (const s of THROUGHPUT) {
+        if (p.s1Only === true && s.id !== 'S1') continue;
+        const { run, upstreamPer1k } = await measure(r, s.path, s.close, s.id === 'S1' ? backend : null);
+        res.runs[s.id].push(run);
+        if (upstreamPer1k !== null) res.s5.push(upstreamPer1k);
+        process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s; `);
+      }
+    } finally {
+      await stop(r.child);
+    }
+    if (fresh === null) {
+      process.stderr.write('\n');
+      return;
+    }
+    await sleep(Math.max(1_000, SETTLE_MS - (Date.now() - freshAt)));
+    const idle = await idleClients(fresh);
+    res.s4.push(idle);
+    const perConn = (kib: number): string => ((kib - idle.beforeKiB) / Math.max(1, idle.held)).toFixed(2);
+    process.stderr.write(`S4 ${perConn(idle.afterKiB)} KiB/conn settled, ${perConn(idle.earlyKiB)} at 2 s (${idle.held} held)\n`);
+  } finally {
+    if (fresh !== null) await stop(fresh.child);
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const load0 = loadavg()[0] ?? 0;
@@ -440,32 +492,7 @@ async function main(): Promise<void> {
         if (res.error) continue;
         process.stderr.write(`round ${round}/${ROUNDS} ${p.id}: `);
         try {
-          const r = await startProxy(p, dir, backend);
-          try {
-            for (const s of THROUGHPUT) {
-              if (p.s1Only === true && s.id !== 'S1') continue;
-              const { run, upstreamPer1k } = await measure(r, s.path, s.close, s.id === 'S1' ? backend : null);
-              res.runs[s.id].push(run);
-              if (upstreamPer1k !== null) res.s5.push(upstreamPer1k);
-              process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s; `);
-            }
-          } finally {
-            await stop(r.child);
-          }
-          if (p.s1Only === true) {
-            process.stderr.write('\n');
-            continue;
-          }
-          // S4 on a fresh process, so its RSS "before" is a proxy that served only the ready check.
-          const fresh = await startProxy(p, dir, backend);
-          try {
-            await sleep(1_000);
-            const idle = await idleClients(fresh);
-            res.s4.push(idle);
-            process.stderr.write(`S4 ${((idle.afterKiB - idle.beforeKiB) / Math.max(1, idle.held)).toFixed(2)} KiB/conn (${idle.held} held)\n`);
-          } finally {
-            await stop(fresh.child);
-          }
+          await oneRound(p, res, dir, backend);
         } catch (err) {
           res.error = `failed in round ${round}: ${(err as Error).message}`;
           process.stderr.write(`${res.error}\n`);
@@ -488,10 +515,10 @@ async function main(): Promise<void> {
     `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
     `The machine is shared with other work (load average ${load0.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end): figures are noisy, read the ratios in one run rather than absolutes. Versions: ${versions()}.${QUICK ? ' **--quick run: 1 round, 3 s runs, S4 with 2,000 connections; for development only.**' : ''}${installNote ? ` ${installNote}.` : ''}`,
     ...THROUGHPUT.map((s) => `### ${s.title}\n\n${throughputTable(s.id, main)}`),
-    `### S4: ${fmtInt(IDLE_CONNECTIONS)} idle keep-alive client connections (one GET each), proxy RSS\n\nVmRSS of the proxy's process tree (nginx: master + worker) before the clients connect and 2 s after all have had their response; for the Node proxies both readings follow a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The clients are Node processes on CPU 1. The fds column shows whether a proxy also holds upstream connections for them.\n\n${idleTable(main)}`,
+    `### S4: ${fmtInt(IDLE_CONNECTIONS)} idle keep-alive client connections (one GET each), proxy RSS\n\nVmRSS of the proxy's process tree (nginx: master + worker): before the clients connect (the process started ${SETTLE_MS / 1000} s or more earlier and served only the ready check), 2 s after all clients have had their response, and ${SETTLE_MS / 1000} s after that; for the Node proxies every reading follows a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The settled reading is the per-connection figure: the burst of connections grows V8's young generation to its maximum (16 MiB of semi-space, about 1.6 KiB "per connection" at 10,000, alike for every Node proxy and not proportional to connections), and V8's memory reducer returns it once the process has been idle about 8 s after a full GC. The 2 s column shows the reading before that. The clients are Node processes on CPU 1. The fds column shows whether a proxy also holds upstream connections for them.\n\n${idleTable(main)}`,
     `### S5: upstream connections opened per 1,000 requests under steady load (during the measured S1 run)\n\nFrom the backend's stub_status: new \`accepts\` per 1,000 backend \`requests\`, read ${S5_SKIP_MS / 1000} s into the measured S1 run and at its end. The skipped first second is still warm-up: the warm-up wrk run ends by cutting its clients off mid-request, which makes some proxies drop the upstream connections those requests held, and HAProxy's \`http-reuse safe\` gives each new client session its own first server connection.\n\n${reuseTable(main)}`,
     workers
-      ? `### S1 with \`workers: 1\` and \`workers: 2\`\n\nThe same S1 load. One worker is the pinned single process of the tables above; two workers run unpinned on CPUs 0-1, so **they share CPU 1 with wrk and the backend**: on this 2-core machine a second worker competes with the load generator instead of adding a free core, and this figure is not what two workers give on a machine with cores to spare. Every request of both runs was answered (errors column).\n\n${workers}`
+      ? `### S1 with \`workers: 1\` and \`workers: 2\`\n\nThe same S1 load. One worker is the pinned single process of the tables above; two workers run unpinned on CPUs 0-1, so **they share CPU 1 with wrk and the backend**: on this 2-core machine a second worker competes with the load generator instead of adding a free core, and this figure is not what two workers give on a machine with cores to spare.\n\n${workers}`
       : '',
     unavailableNotes(results),
     `Took ${seconds} s.`,

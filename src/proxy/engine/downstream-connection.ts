@@ -77,9 +77,12 @@ interface ClientSocket extends Socket {
   [CONNECTION]: DownstreamConnection;
 }
 
-function uncork(socket: Socket): void {
-  socket.uncork();
-}
+/**
+ * A response head goes out in one write with the body bytes that came with it. Up to this many
+ * body bytes are copied next to the head (one small buffer, one write); a larger first piece goes
+ * with the head in one corked writev instead of a copy.
+ */
+const COPY_WITH_HEAD_MAX = 16 * 1024;
 
 export class DownstreamConnection implements UpstreamSink, PoolWaiter {
   state: State = 'idle';
@@ -116,6 +119,8 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
   /** A 'drain' listener is attached (only once the client first pushed back). */
   #drainListening = false;
   #resBuf: Buffer = EMPTY;
+  /** The response head, until it leaves with the first body bytes (`#writeBody`). */
+  #resHeadOut = '';
   #res: ResponseHead | undefined;
   #resRemaining = 0;
   #resScanner: ChunkedScanner | undefined;
@@ -507,10 +512,6 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
       }
       const out = buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, extra);
       this.#bytesOut += out.length;
-      // Head and the body bytes that came with it leave in one writev, not two writes.
-      this.socket.cork();
-      this.socket.write(out, 'latin1');
-      process.nextTick(uncork, this.socket);
       this.#resRemaining = res.contentLength > 0 ? res.contentLength : 0;
       if (res.chunked) {
         this.#resScanner ??= new ChunkedScanner();
@@ -518,6 +519,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
       }
       this.#setTimer(res.tunnel ? this.ctx.tunnelIdleTimeoutMs : (this.#cluster as Cluster).config.timeouts.idleStreamTimeoutMs);
       if (res.tunnel) {
+        this.socket.write(out, 'latin1');
         // WebSocket pings on: from here on every tunnel byte passes through the pinger.
         if (this.ctx.tunnelPing.intervalMs > 0 && isWebSocketUpgrade(res.upgrade)) this.#startPinger();
         if (rest.length > 0) {
@@ -533,8 +535,16 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
         if (this.state === 'tunnel') this.socket.resume();
         return;
       }
-      if (res.noBody || (!res.chunked && !res.bodyUntilClose && res.contentLength <= 0)) return this.#finish();
-      if (rest.length > 0) this.#responseBody(rest, 0);
+      if (res.noBody || (!res.chunked && !res.bodyUntilClose && res.contentLength <= 0)) {
+        this.socket.write(out, 'latin1');
+        return this.#finish();
+      }
+      if (rest.length === 0) {
+        this.socket.write(out, 'latin1'); // the body comes in a later read
+        return;
+      }
+      this.#resHeadOut = out;
+      this.#responseBody(rest, 0);
       return;
     }
   }
@@ -570,6 +580,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
         }
       } catch (error) {
         // A broken chunked body from upstream: the client's response is cut off; close both.
+        this.#writeBody(EMPTY);
         this.#error = `upstream ${error instanceof HttpParseError ? error.code : 'ERR_UPSTREAM_RESPONSE'}`;
         this.#upstreamBroken = true;
         return this.#close('error', true);
@@ -583,9 +594,27 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     if (end < chunk.length) this.#upstreamBroken = true; // bytes after the response: do not reuse
     const piece = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
     this.#bytesOut += piece.length;
-    if (!this.socket.write(piece)) this.#clientBackpressure();
+    if (!this.#writeBody(piece)) this.#clientBackpressure();
     this.ctx.wheel.touch(this.#timerId);
     if (done) this.#finish();
+  }
+
+  /** Response body bytes to the client, preceded by the head when it has not left yet. */
+  #writeBody(piece: Buffer): boolean {
+    const head = this.#resHeadOut;
+    if (head === '') return this.socket.write(piece);
+    this.#resHeadOut = '';
+    if (piece.length > COPY_WITH_HEAD_MAX) {
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      const ok = this.socket.write(piece);
+      this.socket.uncork();
+      return ok;
+    }
+    const out = Buffer.allocUnsafe(head.length + piece.length);
+    out.write(head, 0, 'latin1');
+    piece.copy(out, head.length);
+    return this.socket.write(out);
   }
 
   onUpstreamClose(error: Error | undefined): void {
@@ -704,6 +733,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     this.#head = undefined;
     this.#res = undefined;
     this.#resBuf = EMPTY;
+    this.#resHeadOut = '';
     this.#member = undefined;
     this.#cluster = undefined;
     this.#upstreamHead = '';
