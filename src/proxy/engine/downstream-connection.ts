@@ -84,6 +84,16 @@ interface ClientSocket extends Socket {
  */
 const COPY_WITH_HEAD_MAX = 16 * 1024;
 
+const CONNECTION_CLOSE: readonly string[] = ['Connection', 'close'];
+const VIA_SELF = ['1.0 lifeline', '1.1 lifeline'] as const;
+
+/** `Keep-Alive: timeout=N` as extra fields, built once per N: every response carries one. */
+const keepAliveFields: (readonly string[])[] = [];
+function keepAliveHint(seconds: number): readonly string[] {
+  if (seconds > 3600) return ['Keep-Alive', `timeout=${seconds}`];
+  return (keepAliveFields[seconds] ??= ['Keep-Alive', `timeout=${seconds}`]);
+}
+
 export class DownstreamConnection implements UpstreamSink, PoolWaiter {
   state: State = 'idle';
   readonly openedAtMs: number;
@@ -305,7 +315,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
       'X-Forwarded-For', xff === undefined ? this.#client : `${xff}, ${this.#client}`,
       'X-Forwarded-Proto', ctx.protocol,
       'X-Forwarded-Host', hostHeader,
-      'Via', `${via === undefined ? '' : `${via}, `}1.${head.versionMinor} lifeline`,
+      'Via', via === undefined ? VIA_SELF[head.versionMinor] : `${via}, ${VIA_SELF[head.versionMinor]}`,
     ];
     if (hostHeader !== head.host) extra.push('Host', hostHeader);
     if (head.upgrade !== undefined) extra.push('Connection', 'upgrade', 'Upgrade', head.upgrade);
@@ -500,15 +510,15 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
         this.#closeAfter = true;
         this.#reason ??= 'clientClose';
       }
-      const extra: string[] = [];
+      let extra: readonly string[];
       if (res.tunnel) {
-        if (res.upgrade !== undefined) extra.push('Connection', 'upgrade', 'Upgrade', res.upgrade);
+        extra = res.upgrade === undefined ? [] : ['Connection', 'upgrade', 'Upgrade', res.upgrade];
       } else if (close) {
-        extra.push('Connection', 'close');
+        extra = CONNECTION_CLOSE;
       } else {
-        if (head.versionMinor === 0) extra.push('Connection', 'keep-alive');
         const hintSec = Math.floor((this.ctx.client.idleTimeoutMs - this.ctx.client.keepAliveHintMarginMs) / 1000);
-        if (hintSec > 0) extra.push('Keep-Alive', `timeout=${hintSec}`);
+        extra = hintSec > 0 ? keepAliveHint(hintSec) : [];
+        if (head.versionMinor === 0) extra = ['Connection', 'keep-alive', ...extra];
       }
       const out = buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, extra);
       this.#bytesOut += out.length;
