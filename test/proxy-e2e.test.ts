@@ -307,3 +307,48 @@ test('an HTTP/1.0 client never gets a chunked body, and keeps its connection wit
   const [first] = res.split(/\r\n\r\n/, 1);
   assert.ok(first !== undefined && /Connection: (keep-alive|close)/i.test(first), first);
 });
+
+test('a client that half-closes after its request still gets the whole response, then the close', async () => {
+  const socket = net.connect(proxy.port(), '127.0.0.1');
+  await once(socket, 'connect');
+  const parts: Buffer[] = [];
+  socket.on('data', (c: Buffer) => parts.push(c));
+  socket.end('GET /half HTTP/1.1\r\nHost: x\r\n\r\n'); // request, then FIN (nc -N, shutdown(SHUT_WR))
+  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 3_000))]);
+  const text = Buffer.concat(parts).toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 200 /);
+  assert.match(text, /"url":"\/half"/, 'the body arrived whole');
+  assert.ok(socket.destroyed, 'the proxy closed the connection after the response');
+});
+
+test('a request body cut short by the client FIN is not forwarded as complete; the connection closes', async () => {
+  const before = backends[0]!.requests.length;
+  const socket = net.connect(proxy.port(), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('data', () => undefined);
+  socket.end('POST /cut HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b');
+  const closed = await Promise.race([once(socket, 'close').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3_000))]);
+  assert.ok(closed, 'the proxy closed the connection');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(backends[0]!.requests.slice(before).filter((r) => r.url === '/cut').length, 0, 'the backend never saw a complete /cut request');
+});
+
+test('a client that never closes after the proxy closed its connection is let go after the linger time', async () => {
+  const server = proxy.listeners[0]!.server;
+  const open = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  const others = await open(); // kept-alive connections of the tests before
+  const socket = net.connect({ port: proxy.port(), host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  const parts: Buffer[] = [];
+  socket.on('data', (c: Buffer) => parts.push(c));
+  socket.write('GET /linger HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await once(socket, 'end'); // the proxy's FIN after the response; this client keeps its side open
+  assert.match(Buffer.concat(parts).toString('latin1'), /Connection: close/);
+  assert.equal(await open(), others + 1, 'the half-open connection is still held just after the FIN');
+  const t0 = Date.now();
+  while ((await open()) > others && Date.now() - t0 < 8_000) await new Promise((r) => setTimeout(r, 100));
+  const waitedMs = Date.now() - t0;
+  assert.equal(await open(), others, 'released');
+  assert.ok(waitedMs >= 4_000 && waitedMs < 7_000, `released ${waitedMs} ms after the FIN (linger 5,000 ms)`);
+  socket.destroy();
+});

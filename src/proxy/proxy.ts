@@ -28,6 +28,7 @@ import { Cluster } from './engine/cluster.js';
 import { Router } from './engine/router.js';
 import { AccessLog } from './engine/access-log.js';
 import { DownstreamConnection } from './engine/downstream-connection.js';
+import { IdleList } from './engine/idle-list.js';
 import type { ListenerContext } from './engine/downstream-connection.js';
 import { localResponse } from './engine/local-response.js';
 import { startAdmin } from './admin/admin-server.js';
@@ -54,7 +55,7 @@ export interface DrainResult {
 class Listener implements ListenerContext {
   readonly connections = new Set<DownstreamConnection>();
   /** Idle connections in least-recently-used order (a Set keeps insertion order). */
-  readonly idle = new Set<DownstreamConnection>();
+  readonly idle = new IdleList<DownstreamConnection>();
   /** Newcomers held unread while the listener is full (client.whenFull: pause). */
   readonly waiting: { socket: net.Socket; timerId: number }[] = [];
   draining = false;
@@ -100,8 +101,7 @@ class Listener implements ListenerContext {
 
   setIdle(conn: DownstreamConnection, idle: boolean): void {
     if (idle) {
-      this.idle.delete(conn);
-      this.idle.add(conn);
+      this.idle.push(conn);
       if (this.draining) conn.closeWhenIdle('drain');
     } else {
       this.idle.delete(conn);
@@ -147,7 +147,7 @@ class Listener implements ListenerContext {
     }
     if (policy.maxConnections > 0 && this.connections.size >= policy.maxConnections) {
       // At the cap: the least recently used idle connection makes room; never a busy one.
-      const victim = this.idle.values().next().value;
+      const victim = this.idle.first();
       if (victim !== undefined) victim.destroy('evicted');
       else if (policy.whenFull === 'pause') {
         // Hold the newcomer unread until a connection closes (to the client, accepting paused),
@@ -400,6 +400,9 @@ export class Proxy {
     listener.limits = headLimits({ maxHeaderBytes: lc.client.maxHeaderBytes, maxHeaders: lc.client.maxHeaders });
     if (lc.protocol === 'https' && lc.tls !== null) {
       const server = tls.createServer({
+        // A client's FIN is handled by the connection (downstream-connection.ts #end), so a
+        // client that half-closes after its request still gets the response.
+        allowHalfOpen: true,
         cert: readFileSync(lc.tls.certFile),
         key: readFileSync(lc.tls.keyFile),
         ...(lc.tls.caFile === null ? {} : { ca: readFileSync(lc.tls.caFile) }),
@@ -410,7 +413,7 @@ export class Proxy {
       listener.rotation = new TicketKeyRotation(server, { rotateEveryMs: lc.tls.sessionTicketRotateMs, clock: this.clock });
       listener.server = server;
     } else {
-      listener.server = net.createServer({ noDelay: true }, listener.accept);
+      listener.server = net.createServer({ noDelay: true, allowHalfOpen: true }, listener.accept);
     }
     this.listeners.push(listener);
     await new Promise<void>((resolve, reject) => {

@@ -29,6 +29,7 @@ import type { DownstreamCloseReason } from '../metrics/index.js';
 import type { Cluster, Member } from './cluster.js';
 import type { UpstreamConnection, UpstreamSink } from './upstream-connection.js';
 import type { PoolWaiter } from './endpoint-pool.js';
+import type { IdleLinks } from './idle-list.js';
 import type { Router } from './router.js';
 import { localResponse } from './local-response.js';
 import type { AccessLog } from './access-log.js';
@@ -84,6 +85,9 @@ interface ClientSocket extends Socket {
  */
 const COPY_WITH_HEAD_MAX = 16 * 1024;
 
+/** How long a closed connection waits for the client's FIN after ours before it is destroyed. */
+const LINGER_AFTER_CLOSE_MS = 5_000;
+
 const CONNECTION_CLOSE: readonly string[] = ['Connection', 'close'];
 const VIA_SELF = ['1.0 lifeline', '1.1 lifeline'] as const;
 
@@ -94,8 +98,11 @@ function keepAliveHint(seconds: number): readonly string[] {
   return (keepAliveFields[seconds] ??= ['Keep-Alive', `timeout=${seconds}`]);
 }
 
-export class DownstreamConnection implements UpstreamSink, PoolWaiter {
+export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks<DownstreamConnection> {
   state: State = 'idle';
+  /** Links of the listener's idle list (idle-list.ts). */
+  idlePrev: DownstreamConnection | null = null;
+  idleNext: DownstreamConnection | null = null;
   readonly openedAtMs: number;
   requests = 0;
   #buf: Buffer = EMPTY;
@@ -188,6 +195,10 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
   static #onClose(this: ClientSocket): void {
     const conn = this[CONNECTION];
     if (conn.state !== 'closed') conn.#close(conn.#reason ?? 'clientClose', true);
+    else if (conn.#timerId !== -1) {
+      conn.ctx.wheel.cancel(conn.#timerId); // the linger deadline
+      conn.#timerId = -1;
+    }
   }
 
   static #onDrain(this: ClientSocket): void {
@@ -331,8 +342,9 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     this.#written = false;
     this.state = this.#reqDone ? 'await' : 'body';
     this.#setTimer(this.#reqDone ? cluster.config.timeouts.responseHeadersTimeoutMs : policy.requestTimeoutMs);
-    if (this.#reqDone) {
-      if (rest.length > 0) this.#buf = rest; // pipelined
+    if (this.#reqDone && rest.length > 0) {
+      // Pipelined bytes are here already: read no more until this exchange is over.
+      this.#buf = rest;
       this.socket.pause();
     }
     this.#acquire(undefined);
@@ -426,10 +438,12 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     if (piece.length > 0) this.#sendBody(piece);
     this.ctx.wheel.touch(this.#timerId);
     if (this.#reqDone) {
-      if (end < chunk.length) this.#buf = chunk.subarray(end);
+      if (end < chunk.length) {
+        this.#buf = chunk.subarray(end); // pipelined
+        this.socket.pause();
+      }
       if (this.state === 'body') {
         this.state = 'await';
-        this.socket.pause();
         this.#setTimer((this.#cluster as Cluster).config.timeouts.responseHeadersTimeoutMs);
       }
     }
@@ -764,7 +778,8 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     this.state = 'idle';
     this.#setTimer(this.ctx.client.idleTimeoutMs);
     this.ctx.setIdle(this, true);
-    this.socket.resume();
+    // Paused for pipelined bytes or backpressure only: no pause/resume churn per request.
+    if (this.socket.isPaused()) this.socket.resume();
     if (this.#buf.length > 0) {
       const pipelined = this.#buf;
       this.#buf = EMPTY;
@@ -802,17 +817,35 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
         this.#upstreamBroken = true;
         return this.#close('error', true);
       case 'closed':
+        this.socket.destroy(); // lingered LINGER_AFTER_CLOSE_MS after our FIN
         return;
     }
   }
 
   #end(): void {
-    // The client half-closed: finish the exchange in progress, then close.
-    if (this.state === 'idle' || (this.state === 'head' && this.#buf.length === 0)) this.#close('clientClose', false);
-    else if (this.state === 'tunnel') {
-      this.#pinger?.close(); // a half-closed client cannot answer pings
-      this.#upstream?.socket.end();
-    } else this.#closeAfter = true;
+    // The client half-closed (the listener allows half-open, so this decides): a complete
+    // request still gets its response, then the close; one that can no longer complete (a
+    // partial head, a cut body) closes now; a tunnel passes the FIN on.
+    switch (this.state) {
+      case 'idle':
+      case 'head':
+        return this.#close('clientClose', false);
+      case 'body':
+        this.#error = 'ERR_CLIENT_CLOSED_REQUEST';
+        this.#upstreamBroken = true;
+        return this.#close('clientClose', true);
+      case 'tunnel':
+        this.#pinger?.close(); // a half-closed client cannot answer pings
+        this.#upstream?.socket.end();
+        return;
+      case 'await':
+      case 'response':
+        this.#closeAfter = true;
+        this.#reason ??= 'clientClose';
+        return;
+      case 'closed':
+        return;
+    }
   }
 
   #close(reason: DownstreamCloseReason, destroy: boolean): void {
@@ -833,6 +866,11 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter {
     this.ctx.metrics.connectionClosed(this.#reason ?? reason);
     this.ctx.closed(this);
     if (destroy) this.socket.destroy();
-    else this.socket.end();
+    else {
+      this.socket.end();
+      // Our FIN is out; a client that never closes its side must not hold the socket for ever
+      // (nginx's lingering_timeout).
+      if (!this.socket.destroyed) this.#timerId = this.ctx.wheel.add(LINGER_AFTER_CLOSE_MS, DownstreamConnection.#onTimer, this);
+    }
   }
 }
