@@ -91,6 +91,9 @@ class Listener implements ListenerContext {
   get accessLog() {
     return this.proxy.accessLog;
   }
+  get readBuffer(): Buffer | undefined {
+    return this.config.protocol === 'http' ? this.proxy.readBuffer : undefined;
+  }
   get tunnelIdleTimeoutMs(): number {
     return this.proxy.config.websocket.idleTimeoutMs;
   }
@@ -194,6 +197,11 @@ export class Proxy {
   admin: http.Server | undefined;
   demo: DemoUpstreams | undefined;
   #retired = new Set<Cluster>();
+  /**
+   * The buffer plain-TCP sockets read into, client and upstream alike (one process reads one
+   * socket at a time, and each read is consumed or copied before the next): PoolHost.readBuffer.
+   */
+  readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   #closed = false;
   /** Resolves the drain in progress once its busy connections are done. */
   #drained: (() => void) | undefined;
@@ -373,6 +381,7 @@ export class Proxy {
       wheel: this.wheel,
       clock: this.clock,
       tlsSessions: this.tlsSessions,
+      readBuffer: this.readBuffer,
       onConnectOutcome: () => undefined,
     };
     for (const cc of configs) map.set(cc.name, new Cluster(cc, this.metrics.cluster(cc.name), host, this.clock));

@@ -37,6 +37,7 @@ import type { TimerWheel } from '../../core/timer-wheel.js';
 import type { Clock } from '../../core/clock.js';
 import type { LifelineError } from '../../core/errors.js';
 import { WebSocketPinger, isWebSocketUpgrade } from './websocket-pinger.js';
+import { readIntoBuffer } from '../../transport/user-read-buffer.js';
 
 /** What a connection needs from its listener and proxy. */
 export interface ListenerContext {
@@ -55,6 +56,8 @@ export interface ListenerContext {
   readonly tunnelIdleTimeoutMs: number;
   /** The proxy's own WebSocket pings, both ways (websocket-pinger.ts); intervalMs 0 = off. */
   readonly tunnelPing: { readonly intervalMs: number; readonly timeoutMs: number };
+  /** Plain-TCP listeners: the buffer client sockets read into (transport/user-read-buffer.ts). */
+  readonly readBuffer: Buffer | undefined;
   /** Called when the connection becomes idle (true) or busy (false), for LRU eviction. */
   setIdle(conn: DownstreamConnection, idle: boolean): void;
   closed(conn: DownstreamConnection): void;
@@ -136,6 +139,11 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
   /** A 'drain' listener is attached (only once the client first pushed back). */
   #drainListening = false;
   #resBuf: Buffer = EMPTY;
+  /**
+   * The bytes being handled (client or upstream) are a view of the proxy's shared read buffer,
+   * valid only during the read callback: what is kept or written is copied.
+   */
+  #shared = false;
   /** The response head, until it leaves with the first body bytes (`#writeBody`). */
   #resHeadOut = '';
   #res: ResponseHead | undefined;
@@ -157,7 +165,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
     this.#client = socket.remoteAddress ?? '';
     socket.setNoDelay(true);
     (socket as ClientSocket)[CONNECTION] = this;
-    socket.on('data', DownstreamConnection.#onData);
+    if (ctx.readBuffer === undefined || !readIntoBuffer(socket as ClientSocket, ctx.readBuffer, DownstreamConnection.#onRead)) socket.on('data', DownstreamConnection.#onData);
     socket.on('end', DownstreamConnection.#onEnd);
     socket.on('error', DownstreamConnection.#onError);
     socket.on('close', DownstreamConnection.#onClose);
@@ -182,6 +190,18 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
 
   static #onData(this: ClientSocket, chunk: Buffer): void {
     this[CONNECTION].#data(chunk);
+  }
+
+  /** Bytes read into the shared buffer (readIntoBuffer). */
+  static #onRead(this: ClientSocket, nread: number): boolean {
+    const conn = this[CONNECTION];
+    const shared = conn.ctx.readBuffer as Buffer;
+    conn.#shared = true;
+    conn.#data(shared.subarray(0, nread));
+    conn.#shared = false;
+    // Pipelined bytes or a partial head wait in #buf past this call: a copy of them.
+    if (conn.#buf.length > 0 && conn.#buf.buffer === shared.buffer) conn.#buf = Buffer.from(conn.#buf);
+    return true; // keep reading
   }
 
   static #onEnd(this: ClientSocket): void {
@@ -239,6 +259,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
         this.#requestBody(chunk, 0);
         return;
       case 'tunnel':
+        if (this.#shared) chunk = Buffer.from(chunk); // written on, so it must outlive the read
         // With pings on, the pinger forwards (swallowing its own pongs, adding its pings).
         if (this.#pinger === undefined) this.#upstream?.socket.write(chunk);
         else if (!this.#pinger.fromClient(chunk)) this.socket.pause();
@@ -450,6 +471,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
   }
 
   #sendBody(piece: Buffer): void {
+    if (this.#shared) piece = Buffer.from(piece); // kept for a retry and written: not a view
     if (this.#replayable) {
       this.#replayBytes += piece.length;
       if (this.#replayBytes > REPLAY_LIMIT) {
@@ -473,8 +495,9 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
 
   // ---- upstream side -----------------------------------------------------------------------
 
-  onUpstreamData(chunk: Buffer): void {
+  onUpstreamData(chunk: Buffer, shared: boolean): void {
     if (this.state === 'tunnel') {
+      if (shared) chunk = Buffer.from(chunk); // written, so it must outlive the call
       const ok = this.#pinger === undefined ? this.socket.write(chunk) : this.#pinger.fromBackend(chunk);
       if (!ok) this.#clientBackpressure();
       if (this.#timerId !== -1) this.ctx.wheel.touch(this.#timerId);
@@ -485,12 +508,14 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
       this.#ttfbMs = this.ctx.clock.now() - this.#sentMs;
       (this.#cluster as Cluster).latency.record((this.#member as Member).view, this.#ttfbMs);
     }
+    this.#shared = shared;
     if (this.#res === undefined) {
       this.#resBuf = this.#resBuf.length === 0 ? chunk : Buffer.concat([this.#resBuf, chunk]);
       this.#responseHead();
-      return;
-    }
-    this.#responseBody(chunk, 0);
+      // An incomplete head (or the start of the next) outlives the call: keep a copy.
+      if (shared && this.#resBuf.length > 0 && this.#resBuf.buffer === chunk.buffer) this.#resBuf = Buffer.from(this.#resBuf);
+    } else this.#responseBody(chunk, 0);
+    this.#shared = false;
   }
 
   #responseHead(): void {
@@ -507,7 +532,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
         return this.#local(502, 'ERR_BAD_UPSTREAM_RESPONSE', true, EMPTY);
       }
       if (res === null) return;
-      const rest = this.#resBuf.subarray(res.headBytes);
+      let rest = this.#resBuf.subarray(res.headBytes);
       this.#resBuf = EMPTY;
       if (res.statusCode >= 100 && res.statusCode < 200 && !res.tunnel) {
         // 100 Continue and other interim responses: forward and read the next head.
@@ -544,6 +569,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
       this.#setTimer(res.tunnel ? this.ctx.tunnelIdleTimeoutMs : (this.#cluster as Cluster).config.timeouts.idleStreamTimeoutMs);
       if (res.tunnel) {
         this.socket.write(out, 'latin1');
+        if (this.#shared) rest = Buffer.from(rest);
         // WebSocket pings on: from here on every tunnel byte passes through the pinger.
         if (this.ctx.tunnelPing.intervalMs > 0 && isWebSocketUpgrade(res.upgrade)) this.#startPinger();
         if (rest.length > 0) {
@@ -626,12 +652,13 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
   /** Response body bytes to the client, preceded by the head when it has not left yet. */
   #writeBody(piece: Buffer): boolean {
     const head = this.#resHeadOut;
-    if (head === '') return this.socket.write(piece);
+    // A view of the shared read buffer is copied: a write may hold it after this call.
+    if (head === '') return this.socket.write(this.#shared ? Buffer.from(piece) : piece);
     this.#resHeadOut = '';
     if (piece.length > COPY_WITH_HEAD_MAX) {
       this.socket.cork();
       this.socket.write(head, 'latin1');
-      const ok = this.socket.write(piece);
+      const ok = this.socket.write(this.#shared ? Buffer.from(piece) : piece);
       this.socket.uncork();
       return ok;
     }

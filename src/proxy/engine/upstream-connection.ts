@@ -12,7 +12,11 @@ export type UpstreamState = 'connecting' | 'idle' | 'active' | 'closed';
 
 /** Who receives an active connection's events: the exchange currently using it. */
 export interface UpstreamSink {
-  onUpstreamData(chunk: Buffer): void;
+  /**
+   * Bytes from the backend. `shared`: `chunk` is a view of the pool's shared read buffer, valid
+   * only during the call, so whatever must outlive it (kept, or handed to a write) is copied.
+   */
+  onUpstreamData(chunk: Buffer, shared: boolean): void;
   /** The connection ended or failed; `error` is undefined for a clean close (FIN). */
   onUpstreamClose(error: Error | undefined): void;
   onUpstreamDrain(): void;
