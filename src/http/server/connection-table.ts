@@ -32,8 +32,9 @@ export class Connection {
   dueAt = 0;
   /** When the connection last became ready for a request (accept, or the end of a response). */
   waitStart: number;
-  /** Last time `socket.bytesRead` was sampled, and its value then. */
+  /** Last time the connection was checked for a request begun (a deadline wake or a response end). */
   checkAt: number;
+  /** `socket.bytesRead` at accept (and, without the parser's clock, at every response end). */
   bytesAtCheck = 0;
   /** When the latest request began (for requestTimeoutMs). */
   requestStart = 0;

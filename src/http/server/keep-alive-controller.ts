@@ -13,12 +13,21 @@
  *
  * How "first byte of a request" is seen without a 'data' listener (which would take the socket
  * off Node's fast consume path, -20 % req/s measured): while a connection waits for a request its
- * deadline samples `socket.bytesRead` every `checkMs`. New bytes mean a request began at the
- * earliest at the previous sample, so the headers timeout counts from there: a request gets
- * between headersTimeoutMs - checkMs and headersTimeoutMs for its headers (from accept, exactly,
- * on a new connection). An idle close happens only if no byte arrived since the connection went
- * idle, and the advertised hint is shorter than the close by hintMarginMs. Times are read from the
- * wheel's tick clock on the per-request path (a 10 ms tick), so deadlines hold to one tick.
+ * deadline wakes every `checkMs` and asks Node's HTTP parser, which stamps the first byte of every
+ * message (`parser.duration()`: ms since it, 0 between messages; the clock behind Node's own
+ * headersTimeout). So the headers timeout counts from the exact first byte, and nothing is read
+ * per request. A new connection is the exception: Node's parser counts it from accept, so there
+ * `socket.bytesRead` (against its value at accept) says whether a byte came. Where the parser has
+ * no duration() (not Node), bytesRead is sampled at every response end instead, and a request is
+ * taken to have begun at the previous sample (up to checkMs early). An idle close happens only if
+ * no byte arrived since the connection went idle, and the advertised hint is shorter than the
+ * close by hintMarginMs. Times are read from the wheel's tick clock on the per-request path (a
+ * 10 ms tick), so deadlines hold to one tick.
+ *
+ * Requests and response ends are seen on Node's `http.server.request.start` and
+ * `http.server.response.finish` diagnostics channels (one subscriber per process, shared by every
+ * controller), not with listeners: a second 'request' listener makes every emit copy the listener
+ * array, and a 'close' listener per response is an add and a call per request.
  *
  * Connections accepted before keepAlive() was called are not tracked (attach before listen()).
  *
@@ -26,6 +35,7 @@
  * maxRequests, maxAge and drain only ever add `Connection: close` to a response not yet started
  * and close after it ends; every close is counted once, by the first reason known.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
@@ -45,8 +55,21 @@ import { DrainRun } from './drain-run.js';
 import type { DrainResult } from './drain-run.js';
 
 const kConn = Symbol('lifeline.connection');
-type Tracked = Socket & { [kConn]?: Connection; parser?: unknown };
+const kController = Symbol('lifeline.keepAliveController');
+/** Node's HTTP parser, as far as it is read here: ms since the current message's first byte. */
+type Parser = { duration?: () => number };
+type Tracked = Socket & { [kConn]?: Connection; parser?: Parser | null };
+type Hooked = HttpServer & { [kController]?: KeepAliveController };
 type Listener = (...args: unknown[]) => void;
+/** What Node publishes on `http.server.request.start` and `http.server.response.finish`. */
+interface HttpMessage {
+  request: IncomingMessage;
+  response: ServerResponse;
+  socket: Tracked;
+  server: Hooked;
+}
+const REQUEST_START = 'http.server.request.start';
+const RESPONSE_FINISH = 'http.server.response.finish';
 /** Node's outgoing header store: lower-cased name -> [name as given, value]. */
 type HeaderStore = Record<string, [string, string]>;
 
@@ -89,6 +112,8 @@ export class KeepAliveController {
   readonly #hintCache: (string | undefined)[] = [];
   /** Key of Node's per-response header store (see #setHint); null when this Node has none. */
   #outHeaders: symbol | null | undefined;
+  /** Node's parser tells when a request began (see the top); undefined until the first accept. */
+  #parserClock: boolean | undefined;
   #nextId = 1;
   #accepted = 0;
   #requests = 0;
@@ -112,8 +137,40 @@ export class KeepAliveController {
     this.#queue = new NewcomerQueue(o.clock, o.headersTimeoutMs || o.idleTimeoutMs || 10_000, (socket) => this.#reject(socket));
     this.#event = server instanceof HttpsServer ? 'secureConnection' : 'connection';
     this.#wrapConnectionListener();
-    server.prependListener('request', this.#onRequest);
+    (server as Hooked)[kController] = this;
+    KeepAliveController.#attach();
   }
+
+  // One subscriber per channel for the whole process; each message names its server.
+  static #attached = 0;
+
+  static #attach(): void {
+    if (KeepAliveController.#attached++ > 0) return;
+    subscribe(REQUEST_START, KeepAliveController.#onRequestStart);
+    subscribe(RESPONSE_FINISH, KeepAliveController.#onResponseFinish);
+  }
+
+  static #detach(): void {
+    if (--KeepAliveController.#attached > 0) return;
+    unsubscribe(REQUEST_START, KeepAliveController.#onRequestStart);
+    unsubscribe(RESPONSE_FINISH, KeepAliveController.#onResponseFinish);
+  }
+
+  // Node catches what a subscriber throws (a user's 'close' listener, say) and rethrows it on the
+  // next tick as an uncaught exception, as it would have been from an event listener.
+  static readonly #onRequestStart = (message: unknown): void => {
+    const m = message as HttpMessage;
+    const conn = m.socket[kConn];
+    const controller = m.server[kController];
+    if (conn !== undefined && controller !== undefined) controller.#onRequest(conn, m.request, m.response);
+  };
+
+  static readonly #onResponseFinish = (message: unknown): void => {
+    const m = message as HttpMessage;
+    const conn = m.socket[kConn];
+    const controller = m.server[kController];
+    if (conn !== undefined && controller !== undefined) controller.#onResponseDone(conn, m.request, m.response);
+  };
 
   /** Counters and gauges, copied out. */
   stats(): ServerStats {
@@ -171,8 +228,9 @@ export class KeepAliveController {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const s = this.#server;
-    s.removeListener('request', this.#onRequest);
+    const s = this.#server as Hooked;
+    if (s[kController] === this) delete s[kController];
+    KeepAliveController.#detach();
     const current = s.listeners(this.#event) as Listener[];
     s.removeAllListeners(this.#event);
     for (const l of current) s.on(this.#event, l === this.#onConnection && this.#nodeListener !== undefined ? this.#nodeListener : l);
@@ -217,6 +275,7 @@ export class KeepAliveController {
   #admit(socket: Tracked): void {
     this.#nodeListener?.call(this.#server, socket);
     if (socket.destroyed) return;
+    this.#parserClock ??= typeof socket.parser?.duration === 'function';
     const conn = new Connection(this.#nextId++, socket, this.#clock.now());
     conn.bytesAtCheck = socket.bytesRead;
     socket[kConn] = conn;
@@ -244,17 +303,38 @@ export class KeepAliveController {
   /** Close the least recently used connection that is truly idle. */
   #evictOne(): boolean {
     for (const conn of this.#table.idle) {
-      if (this.#sawBytes(conn)) continue;
+      if (this.#leftHttp(conn) || this.#sawRequest(conn, this.#clock.now())) continue;
       this.#closeConn(conn, 'evicted');
       return true;
     }
     return false;
   }
 
-  /** Re-sample an idle connection: if a request began, it becomes active (not idle, not evictable). */
-  #sawBytes(conn: Connection): boolean {
-    if (conn.socket.bytesRead === conn.bytesAtCheck) return false;
-    conn.headersStart = conn.checkAt;
+  /** A waiting connection whose parser is gone was upgraded (WebSocket, CONNECT): let it go. */
+  #leftHttp(conn: Connection): boolean {
+    const parser = (conn.socket as Tracked).parser;
+    if (parser !== null && parser !== undefined) return false;
+    this.#forget(conn, 'upgrade');
+    return true;
+  }
+
+  /**
+   * Ask a waiting connection whether a request has begun (see the top); if so it becomes active
+   * (not idle, not evictable), its headers deadline counted from the request's first byte.
+   */
+  #sawRequest(conn: Connection, now: number): boolean {
+    const socket = conn.socket as Tracked;
+    let start: number;
+    if (conn.requests === 0 || this.#parserClock !== true) {
+      if (socket.bytesRead === conn.bytesAtCheck) return false;
+      const ms = this.#parserClock === true ? (socket.parser?.duration?.() ?? 0) : 0;
+      start = ms > 0 ? now - ms : conn.checkAt;
+    } else {
+      const ms = socket.parser?.duration?.() ?? 0;
+      if (ms <= 0) return false;
+      start = now - ms;
+    }
+    conn.headersStart = start;
     this.#table.set(conn, conn.drainMarked ? 'draining' : 'active');
     this.#armRequest(conn);
     return true;
@@ -262,9 +342,8 @@ export class KeepAliveController {
 
   // ---- requests ------------------------------------------------------------------------------
 
-  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const conn = (req.socket as Tracked)[kConn];
-    if (conn === undefined || this.#closed) return;
+  #onRequest(conn: Connection, req: IncomingMessage, res: ServerResponse): void {
+    if (this.#closed) return;
     const now = this.#coarseNow();
     const o = this.options;
     this.#requests += 1;
@@ -296,8 +375,7 @@ export class KeepAliveController {
     // fires, not re-armed per request: one wheel write per request (at its end), not two.
     conn.requestStart = start;
     if (conn.deadline < 0 && o.requestTimeoutMs > 0) this.#setDeadline(conn, start + o.requestTimeoutMs - now, now);
-    res.on('close', this.#onResponseClose);
-  };
+  }
 
   /** `timeout=N[, max=left]`, cached per count so a request allocates no string. */
   #hintFor(left: number): string {
@@ -344,14 +422,7 @@ export class KeepAliveController {
     return this.#wheel.size > 0 ? this.#wheel.epochMs + this.#wheel.tickNow : this.#clock.now();
   }
 
-  /** One listener shared by every response (no closure per request). */
-  readonly #onResponseClose = ((controller: KeepAliveController) =>
-    function onResponseClose(this: ServerResponse): void {
-      const req = this.req;
-      const conn = (req.socket as Tracked)[kConn];
-      if (conn !== undefined) controller.#onResponseDone(conn, req, this);
-    })(this);
-
+  /** A response has been written out ('finish'; a response cut short ends with its socket). */
   #onResponseDone(conn: Connection, req: IncomingMessage, res: ServerResponse): void {
     if (conn.ress.length === 1 && conn.ress[0] === res) {
       conn.ress.pop();
@@ -379,7 +450,8 @@ export class KeepAliveController {
     const now = this.#coarseNow();
     conn.waitStart = now;
     conn.checkAt = now;
-    conn.bytesAtCheck = conn.socket.bytesRead;
+    // Only without the parser's clock: the baseline for "a byte has come" (a native getter call).
+    if (this.#parserClock !== true) conn.bytesAtCheck = conn.socket.bytesRead;
     this.#table.set(conn, 'idle');
     if (conn.drainMarked) {
       this.#closeConn(conn, conn.reason ?? 'drain');
@@ -447,10 +519,7 @@ export class KeepAliveController {
     if (conn.deadline >= 0) return; // re-armed meanwhile
     const socket = conn.socket as Tracked;
     if (this.#closed || socket.destroyed || socket[kConn] !== conn) return;
-    if (socket.parser === null || socket.parser === undefined) {
-      this.#forget(conn, 'upgrade');
-      return;
-    }
+    if (this.#leftHttp(conn)) return;
     const now = this.#clock.now();
     if (now < conn.dueAt - this.#wheel.resolutionMs) {
       // The wheel counts from its last tick, so it can fire up to a tick early: never act early.
@@ -458,7 +527,7 @@ export class KeepAliveController {
       return;
     }
     if (conn.state === 'idle') {
-      if (this.#sawBytes(conn)) return;
+      if (this.#sawRequest(conn, now)) return;
       if (this.options.idleTimeoutMs > 0 && now >= conn.waitStart + this.options.idleTimeoutMs) {
         this.#closeConn(conn, 'idleTimeout');
         return;
@@ -491,7 +560,8 @@ export class KeepAliveController {
   /** Returns true when the connection was idle and is now closed. */
   #drainOne(conn: Connection): boolean {
     conn.drainMarked = true;
-    if (conn.state === 'idle' && !this.#sawBytes(conn)) {
+    if (conn.state === 'idle' && this.#leftHttp(conn)) return false;
+    if (conn.state === 'idle' && !this.#sawRequest(conn, this.#clock.now())) {
       this.#closeConn(conn, 'drain');
       return true;
     }
