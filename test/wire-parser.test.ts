@@ -398,6 +398,22 @@ test('buildRequestHead/buildResponseHead: HTTP/1.1, hop-by-hop dropped, extra ap
   assert.deepEqual(again.headers, ['Host', 'h', 'Content-Length', '3', 'Accept', '*/*']);
 });
 
+test('built heads keep obs-text bytes as they were, and a head larger than the build scratch comes out whole', () => {
+  const obs = 'caf\u00e9 \u00ff\u0080';
+  const h = full(req(`GET /o HTTP/1.1\r\nHost: h\r\nX-Obs: ${obs}\r\n\r\n`));
+  const built = buildRequestHead(h.method, h.target, h.headers, h.connectionTokens, ['Via', '1.1 lifeline']);
+  assert.equal(built, `GET /o HTTP/1.1\r\nHost: h\r\nX-Obs: ${obs}\r\nVia: 1.1 lifeline\r\n\r\n`);
+  assert.deepEqual([...Buffer.from(built, 'latin1').subarray(built.indexOf('caf'), built.indexOf('caf') + 8)], [0x63, 0x61, 0x66, 0xe9, 0x20, 0xff, 0x80, 0x0d]);
+  // 40 fields of 1,000 bytes: past the 16 KiB scratch, so it grows mid-head.
+  const fields: string[] = [];
+  for (let i = 0; i < 40; i++) fields.push(`X-Big-${i}`, String.fromCharCode(97 + (i % 26)).repeat(1000));
+  const big = buildResponseHead(200, 'OK', fields, [], ['Content-Length', '0']);
+  let expected = 'HTTP/1.1 200 OK\r\n';
+  for (let i = 0; i < fields.length; i += 2) expected += `${fields[i]!}: ${fields[i + 1]!}\r\n`;
+  assert.equal(big, `${expected}Content-Length: 0\r\n\r\n`);
+  assert.equal(buildResponseHead(204, 'No Content', [], [], []), 'HTTP/1.1 204 No Content\r\n\r\n', 'a small head after a big one');
+});
+
 test('decoded names and values are exact across many distinct and repeated fields (string cache)', () => {
   let seed = 1;
   const random = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
