@@ -35,7 +35,12 @@ import { LARGE_BODY_BYTES, LARGE_PATH, SMALL_BODY, backendNginx, proxyHaproxy, p
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PEERS_DIR = join(ROOT, 'bench', 'proxy', 'peers');
 const PEER_MODULES = join(ROOT, 'bench', '.peers', 'node_modules');
-const NODE_FLAGS = ['--expose-gc', '--import', pathToFileURL(join(PEERS_DIR, 'gc-on-signal.mjs')).href];
+/**
+ * Every Node proxy, lifeline and the peers alike: the GC hook for S4, and a 64 MiB young
+ * generation semi-space (Node's default is 16), the setting lifeline documents for a proxy: a
+ * quarter as many young-generation pauses, so fewer requests wait behind one (p99).
+ */
+const NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc', '--import', pathToFileURL(join(PEERS_DIR, 'gc-on-signal.mjs')).href];
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -512,7 +517,7 @@ async function main(): Promise<void> {
   const main = new Map([...results].filter(([p]) => p.s1Only !== true));
   const workers = workersTable(results);
   const body = [
-    `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
+    `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every Node proxy runs with \`--max-semi-space-size=64\` (lifeline's documented setting; Node's default young generation is 16 MiB). Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
     `The machine is shared with other work (load average ${load0.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end): figures are noisy, read the ratios in one run rather than absolutes. Versions: ${versions()}.${QUICK ? ' **--quick run: 1 round, 3 s runs, S4 with 2,000 connections; for development only.**' : ''}${installNote ? ` ${installNote}.` : ''}`,
     ...THROUGHPUT.map((s) => `### ${s.title}\n\n${throughputTable(s.id, main)}`),
     `### S4: ${fmtInt(IDLE_CONNECTIONS)} idle keep-alive client connections (one GET each), proxy RSS\n\nVmRSS of the proxy's process tree (nginx: master + worker): before the clients connect (the process started ${SETTLE_MS / 1000} s or more earlier and served only the ready check), 2 s after all clients have had their response, and ${SETTLE_MS / 1000} s after that; for the Node proxies every reading follows a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The settled reading is the per-connection figure: the burst of connections grows V8's young generation to its maximum (16 MiB of semi-space, about 1.6 KiB "per connection" at 10,000, alike for every Node proxy and not proportional to connections), and V8's memory reducer returns it once the process has been idle about 8 s after a full GC. The 2 s column shows the reading before that. The clients are Node processes on CPU 1. The fds column shows whether a proxy also holds upstream connections for them.\n\n${idleTable(main)}`,
