@@ -373,3 +373,27 @@ test('a POST with a body and a pipelined GET sent a byte at a time arrive intact
   assert.equal(post.bodySha, createHash('sha256').update(body).digest('hex'), 'its body arrived byte for byte');
   assert.ok(out.indexOf('"url":"/trickle"') > 0 && out.indexOf('"url":"/after-trickle"') > out.indexOf('"url":"/trickle"'), out);
 });
+
+test('close() ends a connection still lingering for its client FIN at once, not after the linger time', async () => {
+  const own = await Proxy.start(parseConfig(`
+listeners:
+  - name: own
+    address: 127.0.0.1:0
+    routes: [{ cluster: ay }]
+clusters:
+  ay: { endpoints: [{ address: 127.0.0.1:${backends[0]!.port} }] }
+accessLog: { target: "off" }
+`, 'own.yaml', {}));
+  const socket = net.connect({ port: own.port(), host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  socket.on('data', () => undefined);
+  socket.write('GET /own HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await once(socket, 'end'); // the proxy's FIN; this client keeps its side open
+  assert.equal(own.listeners[0]!.lingeringConnections.size, 1, 'lingering');
+  const t0 = Date.now();
+  await own.close();
+  const tookMs = Date.now() - t0;
+  assert.ok(tookMs < 1_000, `close() took ${tookMs} ms with a lingering client (linger is 5,000 ms)`);
+  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 2_000))]);
+  socket.destroy();
+});

@@ -54,6 +54,8 @@ export interface DrainResult {
 
 class Listener implements ListenerContext {
   readonly connections = new Set<DownstreamConnection>();
+  /** Closed by the proxy, waiting at most LINGER_AFTER_CLOSE_MS for the client's FIN. */
+  readonly lingeringConnections = new Set<DownstreamConnection>();
   /** Idle connections in least-recently-used order (a Set keeps insertion order). */
   readonly idle = new IdleList<DownstreamConnection>();
   /** Newcomers held unread while the listener is full (client.whenFull: pause). */
@@ -115,6 +117,11 @@ class Listener implements ListenerContext {
     this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
     socket.on('error', () => undefined);
     socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
+  }
+
+  lingering(conn: DownstreamConnection, waiting: boolean): void {
+    if (waiting) this.lingeringConnections.add(conn);
+    else this.lingeringConnections.delete(conn);
   }
 
   closed(conn: DownstreamConnection): void {
@@ -337,6 +344,8 @@ export class Proxy {
       listener.rotation?.close();
       listener.dropWaiting();
       for (const conn of [...listener.connections]) conn.destroy('drainForced');
+      for (const conn of [...listener.lingeringConnections]) conn.socket.destroy();
+      listener.lingeringConnections.clear();
       if (listener.server.listening) {
         listener.server.close();
         await once(listener.server, 'close');

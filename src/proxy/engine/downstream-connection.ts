@@ -61,6 +61,8 @@ export interface ListenerContext {
   /** Called when the connection becomes idle (true) or busy (false), for LRU eviction. */
   setIdle(conn: DownstreamConnection, idle: boolean): void;
   closed(conn: DownstreamConnection): void;
+  /** A closed connection waits for the client's FIN (true) or is gone (false): close() ends it. */
+  lingering(conn: DownstreamConnection, waiting: boolean): void;
 }
 
 type State = 'idle' | 'head' | 'body' | 'await' | 'response' | 'tunnel' | 'closed';
@@ -218,6 +220,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
     else if (conn.#timerId !== -1) {
       conn.ctx.wheel.cancel(conn.#timerId); // the linger deadline
       conn.#timerId = -1;
+      conn.ctx.lingering(conn, false);
     }
   }
 
@@ -844,6 +847,7 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
         this.#upstreamBroken = true;
         return this.#close('error', true);
       case 'closed':
+        this.ctx.lingering(this, false);
         this.socket.destroy(); // lingered LINGER_AFTER_CLOSE_MS after our FIN
         return;
     }
@@ -897,7 +901,10 @@ export class DownstreamConnection implements UpstreamSink, PoolWaiter, IdleLinks
       this.socket.end();
       // Our FIN is out; a client that never closes its side must not hold the socket for ever
       // (nginx's lingering_timeout).
-      if (!this.socket.destroyed) this.#timerId = this.ctx.wheel.add(LINGER_AFTER_CLOSE_MS, DownstreamConnection.#onTimer, this);
+      if (!this.socket.destroyed) {
+        this.#timerId = this.ctx.wheel.add(LINGER_AFTER_CLOSE_MS, DownstreamConnection.#onTimer, this);
+        this.ctx.lingering(this, true);
+      }
     }
   }
 }
