@@ -80,6 +80,58 @@ test('maxRequestsPerConnection: the last response says Connection: close, then a
   await h.close();
 });
 
+test("the hint gives way to the application's own Keep-Alive header; a closing response carries none", async () => {
+  const h = await startServer({ idleTimeoutMs: 10_000, hintMarginMs: 2_000, maxRequestsPerConnection: 2 }, (req, res, id) => {
+    if (req.url === '/own') res.setHeader('Keep-Alive', 'timeout=3');
+    res.setHeader('x-connection-id', String(id));
+    res.end('ok');
+  });
+  const c = new RawClient(h.port);
+  const own = await c.get('/own');
+  assert.equal(own.headers['keep-alive'], 'timeout=3', "the application's header, not the policy's");
+  assert.equal(own.headers.connection, 'keep-alive');
+  const last = await c.get('/');
+  assert.equal(last.headers.connection, 'close', 'the second of maxRequestsPerConnection 2');
+  assert.equal(last.headers['keep-alive'], undefined);
+  const c2 = new RawClient(h.port);
+  const hinted = await c2.get('/');
+  assert.equal(hinted.headers['keep-alive'], 'timeout=8, max=1', 'floor((10000 - 2000) / 1000) s, one request left');
+  const c3 = new RawClient(h.port);
+  const asked = await c3.get('/', 'Connection: close\r\n');
+  assert.equal(asked.headers.connection, 'close');
+  assert.equal(asked.headers['keep-alive'], undefined);
+  for (const x of [c, c2, c3]) x.destroy();
+  await h.close();
+});
+
+test('a response sent before its body has arrived: the connection waits for the body, then serves the next request', async (t) => {
+  const h = await startServer({ idleTimeoutMs: 10_000 }, (req, res, id) => {
+    res.setHeader('x-connection-id', String(id));
+    res.end('early'); // answered without reading the body; Node dumps what still comes
+  });
+  const c = new RawClient(h.port);
+  t.after(async () => {
+    c.destroy();
+    await h.close();
+  });
+  c.write('POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello');
+  const first = await c.read();
+  assert.equal(first.body, 'early');
+  await sleep(100);
+  assert.equal(h.policy.stats().active, 1, 'not idle while its body is still arriving');
+  assert.equal(h.policy.stats().idle, 0);
+  c.write('world');
+  await sleep(100);
+  assert.equal(h.policy.stats().idle, 1, 'idle once the body is in');
+  const second = await c.get('/');
+  assert.equal(second.headers['x-connection-id'], first.headers['x-connection-id'], 'the same connection');
+  await sleep(50);
+  const s = h.policy.stats();
+  assert.equal(s.idle, 1);
+  assert.equal(s.active, 0);
+  assert.equal(s.requests, 2);
+});
+
 test('maxConnectionAgeMs: the first request after the age gets Connection: close; in flight is not cut', async () => {
   const h = await startServer({ maxConnectionAgeMs: 400 });
   const c = new RawClient(h.port);

@@ -18,12 +18,17 @@ export class Connection {
   readonly id: number;
   readonly socket: Socket;
   readonly openedAt: number;
+  /** openedAt + maxConnectionAgeMs, or Infinity without an age limit. */
+  readonly closeAt: number;
   state: ConnectionState = 'idle';
   /** Requests received so far. */
   requests = 0;
   /** Requests received whose response has not ended (pipelining makes this > 1). */
-  readonly reqs: IncomingMessage[] = [];
-  readonly ress: ServerResponse[] = [];
+  inFlight = 0;
+  /** The latest request and its response while any is in flight (HTTP/1 reads requests in order,
+   * so only the latest can still be arriving, and its response is the last to be written). */
+  lastReq: IncomingMessage | undefined;
+  lastRes: ServerResponse | undefined;
   /** Timer wheel id of this connection's one deadline, or -1. */
   deadline = -1;
   /** The timeout (ms) that deadline was last set with. */
@@ -51,10 +56,11 @@ export class Connection {
   next: Connection | undefined;
   listed = false;
 
-  constructor(id: number, socket: Socket, now: number) {
+  constructor(id: number, socket: Socket, now: number, maxAgeMs = 0) {
     this.id = id;
     this.socket = socket;
     this.openedAt = now;
+    this.closeAt = maxAgeMs > 0 ? now + maxAgeMs : Infinity;
     this.waitStart = now;
     this.checkAt = now;
   }

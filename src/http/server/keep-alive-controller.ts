@@ -70,8 +70,12 @@ interface HttpMessage {
 }
 const REQUEST_START = 'http.server.request.start';
 const RESPONSE_FINISH = 'http.server.response.finish';
-/** Node's outgoing header store: lower-cased name -> [name as given, value]. */
-type HeaderStore = Record<string, [string, string]>;
+/** The fields of Node's ServerResponse its own Keep-Alive header is written from. */
+interface NodeResponseFields {
+  _keepAliveTimeout?: unknown;
+  _maxRequestsPerSocket?: unknown;
+  _defaultKeepAlive?: unknown;
+}
 
 export interface ServerStats {
   open: number;
@@ -108,10 +112,11 @@ export class KeepAliveController {
   #nodeListener: Listener | undefined;
   readonly #checkMs: number;
   readonly #hint: number;
-  readonly #hintHeader: string;
-  readonly #hintCache: (string | undefined)[] = [];
-  /** Key of Node's per-response header store (see #setHint); null when this Node has none. */
-  #outHeaders: symbol | null | undefined;
+  /** Requests a connection serves before `Connection: close`: 1 when keep-alive is off, Infinity for no limit. */
+  readonly #maxRequests: number;
+  readonly #requestTimeoutMs: number;
+  /** Node writes the Keep-Alive hint from response fields (see #advertise); undefined until the first response. */
+  #nodeHint: boolean | undefined;
   /** Node's parser tells when a request began (see the top); undefined until the first accept. */
   #parserClock: boolean | undefined;
   #nextId = 1;
@@ -130,7 +135,8 @@ export class KeepAliveController {
     this.#clock = o.clock;
     this.#wheel = new TimerWheel({ resolutionMs: 10, clock: o.clock });
     this.#hint = o.idleTimeoutMs === 0 ? 0 : Math.floor((o.idleTimeoutMs - o.hintMarginMs) / 1000);
-    this.#hintHeader = `timeout=${this.#hint}`;
+    this.#maxRequests = o.idleTimeoutMs === 0 ? 1 : o.maxRequestsPerConnection > 0 ? o.maxRequestsPerConnection : Infinity;
+    this.#requestTimeoutMs = o.requestTimeoutMs;
     const sampled = [o.headersTimeoutMs, o.requestTimeoutMs].filter((ms) => ms > 0);
     this.#checkMs = sampled.length === 0 ? Infinity : Math.max(10, Math.min(5_000, Math.floor(Math.min(...sampled) / 8)));
     this.#restoreNode = switchOffNodeTimers(server);
@@ -169,7 +175,7 @@ export class KeepAliveController {
     const m = message as HttpMessage;
     const conn = m.socket[kConn];
     const controller = m.server[kController];
-    if (conn !== undefined && controller !== undefined) controller.#onResponseDone(conn, m.request, m.response);
+    if (conn !== undefined && controller !== undefined) controller.#onResponseDone(conn, m.request);
   };
 
   /** Counters and gauges, copied out. */
@@ -276,7 +282,7 @@ export class KeepAliveController {
     this.#nodeListener?.call(this.#server, socket);
     if (socket.destroyed) return;
     this.#parserClock ??= typeof socket.parser?.duration === 'function';
-    const conn = new Connection(this.#nextId++, socket, this.#clock.now());
+    const conn = new Connection(this.#nextId++, socket, this.#clock.now(), this.options.maxConnectionAgeMs);
     conn.bytesAtCheck = socket.bytesRead;
     socket[kConn] = conn;
     this.#table.add(conn);
@@ -344,18 +350,34 @@ export class KeepAliveController {
 
   #onRequest(conn: Connection, req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed) return;
-    const now = this.#coarseNow();
-    const o = this.options;
     this.#requests += 1;
-    conn.requests += 1;
-    conn.reqs.push(req);
-    conn.ress.push(res);
-    const start = conn.headersStart >= 0 ? conn.headersStart : now;
+    const n = ++conn.requests;
+    conn.inFlight += 1;
+    conn.lastReq = req;
+    conn.lastRes = res;
+    const now = this.#coarseNow();
+    conn.requestStart = conn.headersStart >= 0 ? conn.headersStart : now;
     conn.headersStart = -1;
+    if (conn.state === 'idle' && n < this.#maxRequests && now < conn.closeAt && !conn.drainMarked && res.shouldKeepAlive !== false) {
+      // The common case first, with nothing else on its path (this runs for every request): the
+      // connection stays open after this response.
+      if (this.#hint > 0) this.#advertise(res, this.#maxRequests === Infinity ? 0 : this.#maxRequests - n);
+      this.#table.set(conn, 'active');
+    } else {
+      this.#onRequestOther(conn, res, n, now);
+    }
+    // The request timeout is checked when the connection's pending deadline (a bytesRead sample)
+    // fires, not re-armed per request: one wheel write per request (at its end), not two.
+    if (conn.deadline < 0 && this.#requestTimeoutMs > 0) this.#setDeadline(conn, conn.requestStart + this.#requestTimeoutMs - now, now);
+  }
+
+  /** A request that closes the connection (drain, limits, the client's `Connection: close`) or
+   * arrives pipelined behind another. */
+  #onRequestOther(conn: Connection, res: ServerResponse, n: number, now: number): void {
     let close: CloseReason | undefined;
     if (conn.state === 'draining' || conn.drainMarked) close = conn.reason ?? 'drain';
-    else if (o.idleTimeoutMs === 0 || (o.maxRequestsPerConnection > 0 && conn.requests >= o.maxRequestsPerConnection)) close = 'maxRequests';
-    else if (o.maxConnectionAgeMs > 0 && now - conn.openedAt >= o.maxConnectionAgeMs) close = 'maxAge';
+    else if (n >= this.#maxRequests) close = 'maxRequests';
+    else if (now >= conn.closeAt) close = 'maxAge';
     if (close === 'drain') {
       conn.reason ??= close;
       this.#table.set(conn, 'draining');
@@ -368,53 +390,32 @@ export class KeepAliveController {
       conn.reason ??= 'clientClose';
       this.#table.set(conn, 'draining');
     } else {
-      if (this.#hint > 0) this.#setHint(res, this.#hintFor(o.maxRequestsPerConnection - conn.requests));
+      if (this.#hint > 0) this.#advertise(res, this.#maxRequests === Infinity ? 0 : this.#maxRequests - n);
       if (conn.state === 'idle') this.#table.set(conn, 'active');
     }
-    // The request timeout is checked when the connection's pending deadline (a bytesRead sample)
-    // fires, not re-armed per request: one wheel write per request (at its end), not two.
-    conn.requestStart = start;
-    if (conn.deadline < 0 && o.requestTimeoutMs > 0) this.#setDeadline(conn, start + o.requestTimeoutMs - now, now);
-  }
-
-  /** `timeout=N[, max=left]`, cached per count so a request allocates no string. */
-  #hintFor(left: number): string {
-    if (this.options.maxRequestsPerConnection === 0) return this.#hintHeader;
-    let h = left < 4096 ? this.#hintCache[left] : undefined;
-    if (h === undefined) {
-      h = `${this.#hintHeader}, max=${left}`;
-      if (left < 4096) this.#hintCache[left] = h;
-    }
-    return h;
   }
 
   /**
-   * `res.setHeader('Keep-Alive', value)` without its validation, which was the largest part of the
-   * policy's per-request cost (~0.35 µs of setHeader, measured): our name and value are known to be
-   * valid, so the entry setHeader would make (same key, same `[name, value]`, same insertion order)
-   * is written into Node's header store directly. The bytes on the wire, getHeader() and
-   * removeHeader() are the same. Falls back to setHeader where the store is not found, or when
-   * the headers are already sent (setHeader then throws as before).
+   * Advertise `Keep-Alive: timeout=N[, max=left]` on a response that keeps the connection.
+   *
+   * Node writes that header itself from two fields it copies onto every response
+   * (`_keepAliveTimeout`, `_maxRequestsPerSocket`; Node 16.10+), when the response keeps the
+   * connection and the application set no Keep-Alive header of its own. Setting the two fields
+   * (our hint in ms, the requests left) makes Node write our hint on its own fast path: a header
+   * in the response's header store instead went through Node's per-header processing (a
+   * lower-cased copy of the name and a dictionary store per response), about 0.3 µs a request,
+   * measured. Node's socket timer stays off: it reads `server.keepAliveTimeout` (0 while attached),
+   * not these. Where the fields are not found (not Node), `setHeader` does the same.
    */
-  #setHint(res: ServerResponse, value: string): void {
-    const key = this.#outHeaders !== undefined ? this.#outHeaders : this.#findHeaderStore(res);
-    if (key !== null && !res.headersSent) {
-      const holder = res as unknown as Record<symbol, HeaderStore | null | undefined>;
-      let store = holder[key];
-      if (store === null) holder[key] = store = Object.create(null) as HeaderStore;
-      if (typeof store === 'object') {
-        store['keep-alive'] = ['Keep-Alive', value];
-        return;
-      }
+  #advertise(res: ServerResponse, left: number): void {
+    const r = res as unknown as NodeResponseFields;
+    this.#nodeHint ??= typeof r._keepAliveTimeout === 'number' && typeof r._maxRequestsPerSocket === 'number' && r._defaultKeepAlive === true;
+    if (this.#nodeHint) {
+      r._keepAliveTimeout = this.#hint * 1000;
+      r._maxRequestsPerSocket = left;
+    } else if (!res.headersSent) {
+      res.setHeader('Keep-Alive', left > 0 ? `timeout=${this.#hint}, max=${left}` : `timeout=${this.#hint}`);
     }
-    res.setHeader('Keep-Alive', value);
-  }
-
-  #findHeaderStore(res: ServerResponse): symbol | null {
-    const key = Object.getOwnPropertySymbols(res).find((k) => k.description === 'kOutHeaders');
-    const store = key === undefined ? undefined : (res as unknown as Record<symbol, unknown>)[key];
-    this.#outHeaders = key !== undefined && typeof store === 'object' ? key : null;
-    return this.#outHeaders;
   }
 
   /** Monotonic ms, to a wheel tick (10 ms): the wheel's cached time while it runs, else the clock. */
@@ -422,25 +423,28 @@ export class KeepAliveController {
     return this.#wheel.size > 0 ? this.#wheel.epochMs + this.#wheel.tickNow : this.#clock.now();
   }
 
-  /** A response has been written out ('finish'; a response cut short ends with its socket). */
-  #onResponseDone(conn: Connection, req: IncomingMessage, res: ServerResponse): void {
-    if (conn.ress.length === 1 && conn.ress[0] === res) {
-      conn.ress.pop();
-      conn.reqs.pop();
-    } else {
-      const i = conn.ress.indexOf(res);
-      if (i >= 0) {
-        conn.ress.splice(i, 1);
-        conn.reqs.splice(i, 1);
-      }
-    }
-    if (this.#closed || conn.socket.destroyed || conn.ress.length > 0) return;
+  /** A response has been written out ('finish'; a response cut short ends with its socket).
+   * HTTP/1 responses finish in order, so a count says when the last one in flight is done. */
+  #onResponseDone(conn: Connection, req: IncomingMessage): void {
+    if (conn.inFlight > 0) conn.inFlight -= 1;
+    if (conn.inFlight === 0) this.#afterLastResponse(conn, req);
+  }
+
+  /** No response in flight: the connection waits for its next request (once `req`'s body is in). */
+  #afterLastResponse(conn: Connection, req: IncomingMessage): void {
+    // lastReq is cleared below, so a second call for the same request (its 'end', then its
+    // 'close') or a call for an older one does nothing.
+    if (this.#closed || conn.socket.destroyed || conn.inFlight > 0 || conn.lastReq !== req) return;
     if (!req.complete && !req.destroyed) {
       // The body is still arriving (Node dumps it): the connection is not ready before it ends.
-      req.once('end', () => this.#onResponseDone(conn, req, res));
-      req.once('close', () => this.#onResponseDone(conn, req, res));
+      const again = (): void => this.#afterLastResponse(conn, req);
+      req.once('end', again);
+      req.once('close', again);
       return;
     }
+    // Not held while idle: an idle connection keeps no request or response alive.
+    conn.lastReq = undefined;
+    conn.lastRes = undefined;
     if (conn.state === 'draining') {
       // Our Connection: close made Node end the socket; if headers went out before we marked it
       // (drain reached it mid-response), end it now: it is idle and will take no new request.
@@ -536,16 +540,17 @@ export class KeepAliveController {
       this.#armWait(conn);
       return;
     }
-    if (conn.ress.length === 0 && conn.headersStart >= 0) {
+    if (conn.inFlight === 0 && conn.headersStart >= 0) {
       const headersLate = this.options.headersTimeoutMs > 0 && now >= conn.headersStart + this.options.headersTimeoutMs;
       this.#timeOut(conn, headersLate ? 'headersTimeout' : 'requestTimeout', true);
       return;
     }
     // Requests in flight: only a body still arriving after requestTimeoutMs is cut.
-    const slow = conn.reqs.findIndex((r) => !r.complete);
-    if (slow < 0 || this.options.requestTimeoutMs === 0) return; // the response's end re-arms
-    const due = conn.requestStart + this.options.requestTimeoutMs;
-    if (now >= due) this.#timeOut(conn, 'requestTimeout', conn.ress[slow]?.headersSent !== true);
+    // HTTP/1 reads requests one after another, so only the latest can still be arriving.
+    const slow = conn.lastReq !== undefined && !conn.lastReq.complete;
+    if (!slow || this.#requestTimeoutMs === 0) return; // the response's end re-arms
+    const due = conn.requestStart + this.#requestTimeoutMs;
+    if (now >= due) this.#timeOut(conn, 'requestTimeout', conn.lastRes?.headersSent !== true);
     else this.#setDeadline(conn, due - now);
   }
 
@@ -574,7 +579,7 @@ export class KeepAliveController {
   /** Draining: only the last response in flight says `Connection: close`, so pipelined requests
    * before it are all answered; one that was marked earlier and not yet sent is unmarked. */
   #closeOnLast(conn: Connection): void {
-    const last = conn.ress[conn.ress.length - 1];
+    const last = conn.inFlight > 0 ? conn.lastRes : undefined;
     if (conn.closeOn !== undefined && conn.closeOn !== last && !conn.closeOn.headersSent) {
       conn.closeOn.removeHeader('Connection');
     }
