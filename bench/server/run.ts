@@ -8,7 +8,9 @@
  *        time (single rounds one after the other swing 0.67-1.15); run at once, both servers see
  *        the same slowdown and it cancels in the ratio. An A/A pairing (plain against plain) is
  *        run the same way and printed, so the method's own bias and spread are visible.
- *      - one at a time (as before): each server alone, back to back, which goes first alternating.
+ *      - one at a time: each server alone, back to back, the order rotating; with two more servers
+ *        that split the policy's cost (the policy without its 1,000-request limit, and the bare
+ *        server with Node's own maxRequestsPerSocket = 1000).
  *      The warm-up is long enough for every connection to pass the policy's 1,000th request twice
  *      (2 s alone, 5 s side by side, where each server runs at half speed): the first waves of
  *      `Connection: close` and reconnects deoptimise and re-optimise code in Node and in the policy,
@@ -16,7 +18,7 @@
  *      (the first wave then falls into the measurement) the ratio read 0.946, with 5 s 0.964.
  *   2. RSS per idle keep-alive connection with 10,000 idle connections: Node without the policy,
  *      Node with it, and nginx (1 worker) for reference. RSS after a full GC, minus RSS before.
- * Each server runs in its own child process. Bounded: about 6 minutes.
+ * Each server runs in its own child process. Bounded: about 9 minutes.
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/server/run.js [--write]
  * Needs wrk and (optionally) nginx on PATH; missing ones are reported, not faked.
@@ -40,6 +42,14 @@ const WARMUP_SECONDS = 2;
 const SIDE_WARMUP_SECONDS = 5;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const execFileAsync = promisify(execFile);
+/** hello-server.js modes: the bare server, the policy (defaults), and each without / with a 1,000-request limit. */
+type Mode = 'plain' | 'policy' | 'policy-nolimit' | 'plain-limit';
+const LABEL: Record<Mode, string> = {
+  plain: 'Node http.Server',
+  policy: '+ lifeline keepAlive() (defaults)',
+  'policy-nolimit': '+ keepAlive({ maxRequestsPerConnection: 0 })',
+  'plain-limit': 'Node http.Server, maxRequestsPerSocket = 1000',
+};
 
 function has(cmd: string): boolean {
   try {
@@ -103,7 +113,7 @@ function treeRssKiB(pid: number): number {
   return total;
 }
 
-async function nodeServer(mode: 'plain' | 'policy', port: number): Promise<ChildProcess> {
+async function nodeServer(mode: Mode, port: number): Promise<ChildProcess> {
   const { child } = await start(0, process.execPath, ['--expose-gc', join(HERE, 'hello-server.js'), mode, String(port)], 'ready');
   return child;
 }
@@ -127,34 +137,44 @@ function wrk(port: number, seconds: number, serverPid: number): { rps: number; c
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), cpuUs: (cpuMicros(serverPid) - cpu0) / requests };
 }
 
-type Mode = 'plain' | 'policy';
 const fmt = (xs: number[], digits = 0): string => xs.map((x) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })).join(', ');
 
-/** Sequential: each server alone on core 0, one after the other; median of per-round ratios. */
+/**
+ * One at a time: each server alone on core 0, back to back (the order rotates every round); median
+ * of per-round ratios to the bare server. Two more servers split the policy's cost: the policy
+ * without its 1,000-request limit, and the bare server with Node's own 1,000-request limit.
+ */
 async function sequential(): Promise<string> {
-  const rps: Record<Mode, number[]> = { plain: [], policy: [] };
-  const cpu: Record<Mode, number[]> = { plain: [], policy: [] };
+  const modes: Mode[] = ['plain', 'policy', 'policy-nolimit', 'plain-limit'];
+  const rps = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  const cpu = new Map<Mode, number[]>(modes.map((m) => [m, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['plain', 'policy'] as const) : (['policy', 'plain'] as const);
+    const order = modes.map((_, i) => modes[(i + round) % modes.length] as Mode);
     for (const mode of order) {
       const port = await freePort();
       const child = await nodeServer(mode, port);
       wrk(port, WARMUP_SECONDS, child.pid as number);
       const r = wrk(port, SECONDS, child.pid as number);
-      rps[mode].push(r.rps);
-      cpu[mode].push(r.cpuUs);
+      rps.get(mode)?.push(r.rps);
+      cpu.get(mode)?.push(r.cpuUs);
       await stop(child);
     }
   }
-  // Each round runs both servers back to back, so per-round ratios cancel some of a shared
-  // machine's drift; CPU per request is steadier when other work competes for the core.
-  const rpsRatios = rps.plain.map((p, i) => (rps.policy[i] as number) / p);
-  const cpuRatios = cpu.plain.map((p, i) => p / (cpu.policy[i] as number));
+  const plainRps = rps.get('plain') as number[];
+  const plainCpu = cpu.get('plain') as number[];
+  const rows = modes.map((mode) => {
+    const r = rps.get(mode) as number[];
+    const c = cpu.get(mode) as number[];
+    const ratios = r.map((x, i) => x / (plainRps[i] as number));
+    const cpuRatios = c.map((x, i) => (plainCpu[i] as number) / x);
+    const ratio = mode === 'plain' ? '1' : `${median(ratios).toFixed(3)} (${fmt(ratios, 2)})`;
+    const cpuRatio = mode === 'plain' ? '1' : median(cpuRatios).toFixed(3);
+    return `| ${LABEL[mode]} | ${fmt([median(r)])} (${fmt(r)}) | ${ratio} | ${fmt([median(c)], 1)} (${fmt(c, 1)}) | ${cpuRatio} |`;
+  });
   return [
-    `| one at a time: each server alone on core 0, wrk -t1 -c50 -d${SECONDS}s after a ${WARMUP_SECONDS} s warm-up on core 1, ${ROUNDS} rounds | Node http.Server | + lifeline keepAlive() (defaults) | ratio (median of per-round ratios) |`,
-    '|---|---|---|---|',
-    `| req/s, median (rounds) | ${fmt([median(rps.plain)])} (${fmt(rps.plain)}) | ${fmt([median(rps.policy)])} (${fmt(rps.policy)}) | ${median(rpsRatios).toFixed(3)} (${fmt(rpsRatios, 2)}) |`,
-    `| server CPU µs per request, median (rounds) | ${fmt([median(cpu.plain)], 1)} (${fmt(cpu.plain, 1)}) | ${fmt([median(cpu.policy)], 1)} (${fmt(cpu.policy, 1)}) | ${median(cpuRatios).toFixed(3)} (${fmt(cpuRatios, 2)}) as throughput, plain CPU / policy CPU |`,
+    `| one at a time: each server alone on core 0, wrk -t1 -c50 -d${SECONDS}s after a ${WARMUP_SECONDS} s warm-up on core 1, ${ROUNDS} rounds | req/s, median (rounds) | req/s / bare server's, median of per-round ratios (rounds) | server CPU µs per request, median (rounds) | bare server's CPU / this one's, median |`,
+    '|---|---|---|---|---|',
+    ...rows,
   ].join('\n');
 }
 
@@ -202,8 +222,8 @@ async function throughput(): Promise<string> {
   const side = [
     `| side by side: both servers on core 0 at once, a wrk -t1 -c50 -d${SECONDS}s each on core 1 at once (after a ${SIDE_WARMUP_SECONDS} s warm-up), ${ROUNDS} rounds | server A req/s, median | server B req/s, median | B / A, median of per-round ratios (rounds) | each server's share of core 0 (min-max) |`,
     '|---|---|---|---|---|',
-    `| **A = Node http.Server, B = + lifeline keepAlive() (defaults)** | ${fmt([median(ab.rpsA)])} | ${fmt([median(ab.rpsB)])} | **${median(ab.ratios).toFixed(3)}** (${fmt(ab.ratios, 3)}) | ${fmt([Math.min(...ab.shares), Math.max(...ab.shares)], 2).replace(', ', '-')} |`,
-    `| A/A check: A = B = Node http.Server | ${fmt([median(aa.rpsA)])} | ${fmt([median(aa.rpsB)])} | ${median(aa.ratios).toFixed(3)} (${fmt(aa.ratios, 3)}) | ${fmt([Math.min(...aa.shares), Math.max(...aa.shares)], 2).replace(', ', '-')} |`,
+    `| **A = ${LABEL.plain}, B = ${LABEL.policy}** | ${fmt([median(ab.rpsA)])} | ${fmt([median(ab.rpsB)])} | **${median(ab.ratios).toFixed(3)}** (${fmt(ab.ratios, 3)}) | ${fmt([Math.min(...ab.shares), Math.max(...ab.shares)], 2).replace(', ', '-')} |`,
+    `| A/A check: A = B = ${LABEL.plain} | ${fmt([median(aa.rpsA)])} | ${fmt([median(aa.rpsB)])} | ${median(aa.ratios).toFixed(3)} (${fmt(aa.ratios, 3)}) | ${fmt([Math.min(...aa.shares), Math.max(...aa.shares)], 2).replace(', ', '-')} |`,
   ].join('\n');
   return `${side}\n\n${await sequential()}`;
 }
