@@ -401,11 +401,11 @@ export class KeepAliveController {
    * Node writes that header itself from two fields it copies onto every response
    * (`_keepAliveTimeout`, `_maxRequestsPerSocket`; Node 16.10+), when the response keeps the
    * connection and the application set no Keep-Alive header of its own. Setting the two fields
-   * (our hint in ms, the requests left) makes Node write our hint on its own fast path: a header
-   * in the response's header store instead went through Node's per-header processing (a
-   * lower-cased copy of the name and a dictionary store per response), about 0.3 µs a request,
-   * measured. Node's socket timer stays off: it reads `server.keepAliveTimeout` (0 while attached),
-   * not these. Where the fields are not found (not Node), `setHeader` does the same.
+   * (our hint in ms, the requests left) makes Node write our hint on its own path: a header in
+   * the response's header store instead went through Node's per-header processing on every
+   * response (a keyed store into a dictionary object, a lower-cased copy of the name), which
+   * showed in the profile. Node's socket timer stays off: it reads `server.keepAliveTimeout` (0
+   * while attached), not these. Where the fields are not found (not Node), `setHeader` does it.
    */
   #advertise(res: ServerResponse, left: number): void {
     const r = res as unknown as NodeResponseFields;
