@@ -153,11 +153,14 @@ async function sequential(): Promise<string> {
     for (const mode of order) {
       const port = await freePort();
       const child = await nodeServer(mode, port);
-      wrk(port, WARMUP_SECONDS, child.pid as number);
-      const r = wrk(port, SECONDS, child.pid as number);
-      rps.get(mode)?.push(r.rps);
-      cpu.get(mode)?.push(r.cpuUs);
-      await stop(child);
+      try {
+        wrk(port, WARMUP_SECONDS, child.pid as number);
+        const r = wrk(port, SECONDS, child.pid as number);
+        rps.get(mode)?.push(r.rps);
+        cpu.get(mode)?.push(r.cpuUs);
+      } finally {
+        await stop(child); // a failed wrk run must not leave the server running
+      }
     }
   }
   const plainRps = rps.get('plain') as number[];
@@ -202,15 +205,22 @@ async function sideBySide(a: Mode, b: Mode): Promise<{ ratios: number[]; rpsA: n
     const portA = await freePort();
     let portB = await freePort();
     while (portB === portA) portB = await freePort();
-    const [childA, childB] = [await nodeServer(a, portA), await nodeServer(b, portB)];
+    const childA = await nodeServer(a, portA);
+    const childB = await nodeServer(b, portB).catch(async (e: unknown) => {
+      await stop(childA);
+      throw e;
+    });
     const [pidA, pidB] = [childA.pid as number, childB.pid as number];
-    await Promise.all([wrkAsync(portA, SIDE_WARMUP_SECONDS, pidA), wrkAsync(portB, SIDE_WARMUP_SECONDS, pidB)]);
-    const [ra, rb] = await Promise.all([wrkAsync(portA, SECONDS, pidA), wrkAsync(portB, SECONDS, pidB)]);
-    out.rpsA.push(ra.rps);
-    out.rpsB.push(rb.rps);
-    out.ratios.push(rb.rps / ra.rps);
-    out.shares.push(ra.cpuShare, rb.cpuShare);
-    await Promise.all([stop(childA), stop(childB)]);
+    try {
+      await Promise.all([wrkAsync(portA, SIDE_WARMUP_SECONDS, pidA), wrkAsync(portB, SIDE_WARMUP_SECONDS, pidB)]);
+      const [ra, rb] = await Promise.all([wrkAsync(portA, SECONDS, pidA), wrkAsync(portB, SECONDS, pidB)]);
+      out.rpsA.push(ra.rps);
+      out.rpsB.push(rb.rps);
+      out.ratios.push(rb.rps / ra.rps);
+      out.shares.push(ra.cpuShare, rb.cpuShare);
+    } finally {
+      await Promise.all([stop(childA), stop(childB)]); // a failed wrk run must not leave servers running
+    }
   }
   return out;
 }
