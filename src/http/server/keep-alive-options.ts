@@ -30,7 +30,10 @@ export interface KeepAliveOptions {
    * real timeout (rounded down), which races the close. Under a 1 s difference, no hint is sent. */
   hintMarginMs?: number;
   /** Requests served on one connection; the last one carries `Connection: close` (nginx's
-   * `keepalive_requests`). Default 1 000. 0 = no limit. */
+   * `keepalive_requests`). Default 0 = no limit, as in Node, HAProxy, Envoy and Go: nginx's
+   * 1 000 frees nginx's per-connection memory pools, which a Node connection does not have, and
+   * behind a load balancer it would make the balancer's busiest pooled connections reconnect
+   * most often. `maxConnectionAgeMs` recycles connections by time instead. */
   maxRequestsPerConnection?: number;
   /** After this long, the next request on the connection is answered with `Connection: close`
    * (nginx's `keepalive_time`). Default 3 600 000 (1 h). 0 = no limit. */
@@ -95,7 +98,7 @@ export function resolveKeepAliveOptions(options: KeepAliveOptions | undefined): 
   return {
     idleTimeoutMs,
     hintMarginMs,
-    maxRequestsPerConnection: integerOption(W, o, 'maxRequestsPerConnection', 1_000, { min: 0, max: 2 ** 31 - 1, note: '(0 = no limit)' }),
+    maxRequestsPerConnection: integerOption(W, o, 'maxRequestsPerConnection', 0, { min: 0, max: 2 ** 31 - 1, note: '(0 = no limit)' }),
     maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { min: 0, max: Number.MAX_SAFE_INTEGER, note: '(0 = no limit)' }),
     maxConnections: integerOption(W, o, 'maxConnections', 0, { min: 0, max: 4_000_000, note: '(0 = no cap)' }),
     whenFull: enumOption(W, o, 'whenFull', 'reject', ['reject', 'pause']),
