@@ -8,6 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { parseWrkOutput } from '../wrk-output.js';
+import type { WrkOutput } from '../wrk-output.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -167,33 +169,7 @@ export function fdCount(pid: number): number {
 // ---------------------------------------------------------------------------------------------
 // wrk
 
-export interface WrkResult {
-  rps: number;
-  requests: number;
-  p50Ms: number;
-  p99Ms: number;
-  socketErrors: number;
-  non2xx: number;
-}
-
-function toMs(text: string | undefined): number {
-  const m = /([\d.]+)(us|ms|s|m)\b/.exec(text ?? '');
-  if (!m) return Number.NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
-}
-
-function parseWrk(out: string): WrkResult {
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN),
-    p50Ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
-    p99Ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
-    socketErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-  };
-}
+export type WrkResult = WrkOutput;
 
 function wrkArgs(port: number, path: string, seconds: number, close: boolean, clients: number): string[] {
   return ['-t1', `-c${clients}`, `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `http://127.0.0.1:${port}${path}`];
@@ -209,5 +185,5 @@ export async function wrk(core: number, clients: number, port: number, path: str
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   live.delete(child);
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${out.trim().slice(0, 300)}`);
-  return parseWrk(out);
+  return parseWrkOutput(out);
 }

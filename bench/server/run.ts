@@ -33,6 +33,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { median, writeSection } from '../results.js';
+import { parseWrkOutput } from '../wrk-output.js';
+import type { WrkOutput } from '../wrk-output.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const IDLE_CONNECTIONS = 10_000;
@@ -130,12 +132,18 @@ function cpuMicros(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** A hello-world server answers every request 200: an error response means the run is broken. */
+function checked(r: WrkOutput): WrkOutput {
+  if (r.non2xx > 0) throw new Error(`wrk saw ${r.non2xx} non-2xx responses from a hello-world server`);
+  return r;
+}
+
 /** Run wrk; req/s, and the server's CPU µs per request (robust when the machine is shared). */
 function wrk(port: number, seconds: number, serverPid: number): { rps: number; cpuUs: number } {
   const cpu0 = cpuMicros(serverPid);
   const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), cpuUs: (cpuMicros(serverPid) - cpu0) / requests };
+  const { rps, requests } = checked(parseWrkOutput(out));
+  return { rps, cpuUs: (cpuMicros(serverPid) - cpu0) / requests };
 }
 
 const fmt = (xs: number[], digits = 0): string => xs.map((x) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })).join(', ');
@@ -189,8 +197,8 @@ async function wrkAsync(port: number, seconds: number, serverPid: number): Promi
   const { stdout } = await execFileAsync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const used = cpuMicros(serverPid) - cpu0;
-  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), cpuUs: used / requests, cpuShare: used / wallUs };
+  const { rps, requests } = checked(parseWrkOutput(stdout));
+  return { rps, cpuUs: used / requests, cpuShare: used / wallUs };
 }
 
 /**
