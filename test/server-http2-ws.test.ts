@@ -114,6 +114,61 @@ test('HTTP/2: an idle session is closed with GOAWAY (NO_ERROR) after idleTimeout
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+test('HTTP/2: a session past maxConnectionAgeMs (jittered down to 90%) gets GOAWAY (NO_ERROR); its open stream finishes', async () => {
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const answer = (): void => {
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    };
+    if (headers[':path'] === '/slow') setTimeout(answer, 1_300);
+    else answer();
+  });
+  // random() = 0: the lowest draw, 90% of 1,000 ms.
+  const policy = keepAlive(server, { maxConnectionAgeMs: 1_000, random: () => 0, idleTimeoutMs: 0, pingIntervalMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = http2.connect(url);
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  const t0 = performance.now();
+  const goaway = new Promise<{ code: number; at: number }>((resolve) => client.once('goaway', (code: number) => resolve({ code, at: performance.now() })));
+  const closed = new Promise<number>((resolve) => client.once('close', () => resolve(performance.now())));
+  const slow = new Promise<{ status: number | undefined; body: string; at: number }>((resolve, reject) => {
+    const req = client.request({ ':path': '/slow' });
+    let status: number | undefined;
+    let body = '';
+    req.on('response', (h) => (status = h[':status']));
+    req.setEncoding('utf8').on('data', (d: string) => (body += d));
+    req.on('end', () => resolve({ status, body, at: performance.now() }));
+    req.on('error', reject);
+  });
+  const g = await Promise.race([goaway, sleep(3_000).then(() => assert.fail('no GOAWAY within 3 s of connecting (maxConnectionAgeMs 1000)'))]);
+  const goawayAfter = g.at - t0;
+  assert.equal(g.code, http2.constants.NGHTTP2_NO_ERROR);
+  assert.ok(goawayAfter >= 880 && goawayAfter < 980, `GOAWAY ${goawayAfter.toFixed(0)} ms after connecting (90% of 1000)`);
+  const r = await slow;
+  assert.equal(r.status, 200, 'the stream open at the GOAWAY finished');
+  assert.equal(r.body, 'ok');
+  assert.ok(r.at - t0 >= 1_280, 'it was answered when the handler answered, not cut');
+  await closed;
+  await sleep(20);
+  assert.equal(policy.stats().closes.maxAge, 1);
+  assert.equal(policy.stats().open, 0);
+  // A new connection serves the next request.
+  const again = http2.connect(url);
+  const status = await new Promise<number | undefined>((resolve) => {
+    const req = again.request({ ':path': '/' });
+    req.on('response', (h) => resolve(h[':status']));
+    req.resume();
+  });
+  assert.equal(status, 200);
+  again.close();
+  assert.throws(() => keepAlive(http2.createServer(), { maxConnectionAgeMs: -1 }), { name: 'InvalidOptionError', option: 'keepAlive.maxConnectionAgeMs' });
+  assert.throws(() => keepAlive(http2.createServer(), { random: 0.5 as unknown as () => number }), { name: 'InvalidOptionError', option: 'keepAlive.random' });
+  policy.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
 test('WebSocket: a peer that stops answering pings is terminated within intervalMs + timeoutMs; the HTTP policy lets the upgrade go', async () => {
   const clock = new CountingClock();
   const server = http.createServer((_req, res) => res.end('ok'));

@@ -10,9 +10,15 @@
  * - Ping flood: more than `maxPingsPerMinute` PINGs received in a minute is answered with GOAWAY
  *   ENHANCE_YOUR_CALM and debug data `too_many_pings` (what gRPC servers send), then the session
  *   is destroyed.
+ * - Age: a session older than `maxConnectionAgeMs` gets GOAWAY (NO_ERROR) whether busy or not
+ *   (gRPC's MAX_CONNECTION_AGE, Envoy's max_connection_duration); its open streams finish, new
+ *   requests go to a new connection. HTTP/1's limit acts on the next request; here the GOAWAY is
+ *   sent at the deadline, so each session's limit is drawn once from 90-100% of the option (gRPC
+ *   jitters by 10% too): sessions opened together, after a deploy, do not all reconnect at once.
  *
- * Invariants: one wheel deadline per idle session, one Heartbeat (one timer) per session; a
- * session with an open stream is never idle-closed; close() stops every timer.
+ * Invariants: one wheel deadline per idle session plus one for its age, one Heartbeat (one timer)
+ * per session; a session with an open stream is never idle-closed, and no stream is cut by the
+ * age limit; close() stops every timer.
  * HTTP/1 connections of an `allowHTTP1` server are not policed here.
  */
 import { EventEmitter } from 'node:events';
@@ -20,7 +26,7 @@ import { constants } from 'node:http2';
 import type { Http2Server, Http2SecureServer, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { Clock } from '../../core/clock.js';
 import { Heartbeat } from '../../core/heartbeat.js';
-import { clockOption, integerOption, rejectUnknown } from '../../core/options.js';
+import { clockOption, functionOption, integerOption, rejectUnknown } from '../../core/options.js';
 import { TimerWheel } from '../../core/timer-wheel.js';
 import { DrainRun } from './drain-run.js';
 import type { DrainResult } from './drain-run.js';
@@ -40,6 +46,11 @@ export interface Http2KeepAliveOptions {
   pingTimeoutMs?: number;
   /** PINGs a client may send in a minute before GOAWAY ENHANCE_YOUR_CALM. Default 60. 0 = no limit. */
   maxPingsPerMinute?: number;
+  /** GOAWAY (NO_ERROR) a session this old, letting its open streams finish. Each session's limit
+   * is drawn once from 90-100% of it. Default 3 600 000 (1 h, as HTTP/1). 0 = no limit. */
+  maxConnectionAgeMs?: number;
+  /** Where the age jitter comes from: a function returning [0, 1). Default Math.random (tests). */
+  random?: () => number;
   clock?: Clock;
 }
 
@@ -61,6 +72,7 @@ class Session {
   streams = 0;
   total = 0;
   deadline = -1;
+  ageDeadline = -1;
   heartbeat: Heartbeat | undefined;
   windowStart: number;
   pingsInWindow = 0;
@@ -82,7 +94,7 @@ const TOO_MANY_PINGS = Buffer.from('too_many_pings');
  *   const policy = keepAlive(server, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
  */
 export class Http2KeepAliveController {
-  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock'>>> & { clock: Clock };
+  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random'>>> & { clock: Clock; random: () => number };
   readonly #server: Http2Server | Http2SecureServer;
   readonly #wheel: TimerWheel;
   readonly #sessions = new Set<Session>();
@@ -98,13 +110,15 @@ export class Http2KeepAliveController {
 
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
-    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'clock']);
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'clock']);
     const ms = { min: 0, max: 2 ** 30 - 1 };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
       pingIntervalMs: integerOption(W, o, 'pingIntervalMs', 60_000, ms),
       pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: 2 ** 30 - 1 }),
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
+      maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { min: 0, max: 2 ** 31 - 1, note: '(0 = no limit)' }),
+      random: functionOption<() => number>(W, o, 'random') ?? Math.random,
       clock: clockOption(W, o),
     });
     this.#server = server;
@@ -193,6 +207,10 @@ export class Http2KeepAliveController {
     session.on('error', () => (s.reason ??= 'error'));
     session.once('close', () => this.#onClose(s));
     this.#armIdle(s);
+    if (o.maxConnectionAgeMs > 0) {
+      const ageMs = Math.ceil(o.maxConnectionAgeMs * (0.9 + 0.1 * Math.min(1, Math.max(0, o.random()))));
+      s.ageDeadline = this.#wheel.add(ageMs, this.#onAge, s);
+    }
   };
 
   #onStream(s: Session, stream: ServerHttp2Stream): void {
@@ -236,6 +254,14 @@ export class Http2KeepAliveController {
     s.session.close(); // GOAWAY NO_ERROR, then the session ends
   };
 
+  readonly #onAge = (_id: number, data: unknown): void => {
+    const s = data as Session;
+    s.ageDeadline = -1;
+    if (s.session.destroyed || s.session.closed) return;
+    s.reason ??= 'maxAge';
+    s.session.close(); // GOAWAY NO_ERROR: open streams finish, then the session ends
+  };
+
   /** GOAWAY with `code` (debug data for a flood), then destroy. */
   #end(s: Session, reason: CloseReason, code: number): void {
     if (s.session.destroyed) return;
@@ -250,6 +276,8 @@ export class Http2KeepAliveController {
     s.heartbeat?.close();
     if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
     s.deadline = -1;
+    if (s.ageDeadline >= 0) this.#wheel.cancel(s.ageDeadline);
+    s.ageDeadline = -1;
     if (this.#closed || !this.#sessions.delete(s)) return;
     const reason = s.reason ?? 'clientClose';
     this.#closes[reason] += 1;
