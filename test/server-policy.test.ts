@@ -2,12 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { keepAlive } from '../src/http/server/index.js';
 import { InvalidOptionError } from '../src/core/errors.js';
+import { getTcpKeepAlive } from '../src/transport/tcp-keepalive.js';
 import { CountingClock, sleep } from './helpers/counting-clock.js';
 import { openHandles, startServer } from './helpers/server-harness.js';
 import { RawClient } from './helpers/server-raw-client.js';
@@ -383,3 +385,66 @@ function fetchVia(agent: http.Agent, url: string): Promise<http.IncomingMessage>
       .on('error', reject);
   });
 }
+
+test('tcpKeepAlive: every accepted socket gets the options (read back with getsockopt), http, https and http2; close() stops it', async () => {
+  const tcpKeepAlive = { idleMs: 2_000, intervalMs: 1_000, count: 4, userTimeoutMs: 9_000 };
+  const want = { enable: true, idleMs: 2_000, intervalMs: 1_000, count: 4, userTimeoutMs: 9_000 };
+  const h = await startServer({ tcpKeepAlive });
+  const accepted: Socket[] = [];
+  h.server.on('connection', (s: Socket) => accepted.push(s));
+  const c = new RawClient(h.port);
+  await c.get();
+  assert.equal(accepted.length, 1);
+  assert.deepEqual(getTcpKeepAlive(accepted[0] as Socket), want);
+  h.policy.close(); // detached: the next connection keeps the kernel's default (off)
+  const c2 = new RawClient(h.port);
+  await c2.get();
+  assert.equal(accepted.length, 2);
+  assert.equal(getTcpKeepAlive(accepted[1] as Socket)?.enable, false);
+  c.destroy();
+  c2.destroy();
+  await h.close();
+
+  // https: set on the TCP socket before the handshake.
+  const { key, cert } = makeTestCert();
+  const tlsServer = https.createServer({ key, cert }, (_req, res) => res.end('ok'));
+  const tlsPolicy = keepAlive(tlsServer, { tcpKeepAlive });
+  const tlsAccepted: Socket[] = [];
+  tlsServer.on('connection', (s: Socket) => tlsAccepted.push(s));
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  const tlsAgent = new https.Agent({ keepAlive: true, ca: cert });
+  await new Promise<void>((resolve, reject) =>
+    https.get({ host: '127.0.0.1', port: (tlsServer.address() as AddressInfo).port, agent: tlsAgent, servername: 'localhost' }, (res) => res.resume().on('end', resolve)).on('error', reject),
+  );
+  assert.deepEqual(getTcpKeepAlive(tlsAccepted[0] as Socket), want);
+  tlsAgent.destroy();
+  tlsPolicy.close();
+  tlsServer.closeAllConnections();
+  await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+
+  // http2
+  const h2 = http2.createServer();
+  h2.on('stream', (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  });
+  const h2Policy = keepAlive(h2, { tcpKeepAlive, pingIntervalMs: 0 });
+  const h2Accepted: Socket[] = [];
+  h2.on('connection', (s: Socket) => h2Accepted.push(s));
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+  await new Promise<void>((resolve) => client.request({ ':path': '/' }).resume().on('end', resolve));
+  assert.deepEqual(getTcpKeepAlive(h2Accepted[0] as Socket), want);
+  client.close();
+  h2Policy.close();
+  await new Promise<void>((resolve) => h2.close(() => resolve()));
+
+  assert.throws(() => keepAlive(http.createServer(), { tcpKeepAlive: { idleMs: 0, intervalMs: 1_000, count: 3 } }), {
+    name: 'InvalidOptionError',
+    option: 'keepAlive.tcpKeepAlive.idleMs',
+  });
+  assert.throws(() => keepAlive(http2.createServer(), { tcpKeepAlive: { idleMs: 1_000, intervalMs: 1_000 } as never }), {
+    name: 'InvalidOptionError',
+    option: 'keepAlive.tcpKeepAlive.count',
+  });
+});

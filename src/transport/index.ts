@@ -3,7 +3,7 @@
  * user timeout) and TLS session reuse (client cache, server ticket-key rotation). Knows nothing of
  * HTTP or proxies.
  */
-export { setTcpKeepAlive, getTcpKeepAlive, TCP_KEEPALIVE_FALLBACK_WARNING } from './tcp-keepalive.js';
+export { setTcpKeepAlive, getTcpKeepAlive, checkTcpKeepAliveOptions, TCP_KEEPALIVE_FALLBACK_WARNING } from './tcp-keepalive.js';
 export type { TcpKeepAliveOptions, TcpKeepAliveOnOptions, TcpKeepAliveOffOptions, TcpKeepAliveResult, TcpKeepAliveReadback } from './tcp-keepalive.js';
 export { TlsSessionCache } from './tls-session-cache.js';
 export type { TlsSessionCacheOptions, TlsSessionCacheStats, CachedConnectOptions } from './tls-session-cache.js';

@@ -118,21 +118,21 @@ interface Plan {
   userTimeoutMs: number;
 }
 
-function plan(options: TcpKeepAliveOptions): Plan {
-  const o = rejectUnknown(WHERE, options, KNOWN);
-  const enable = booleanOption(WHERE, o, 'enable', true);
-  const userTimeout = optionalIntegerOption(WHERE, o, 'userTimeoutMs', { min: 0, max: MAX_USER_TIMEOUT_MS, note: '(0 = kernel default)' });
+function plan(options: TcpKeepAliveOptions, where = WHERE): Plan {
+  const o = rejectUnknown(where, options, KNOWN);
+  const enable = booleanOption(where, o, 'enable', true);
+  const userTimeout = optionalIntegerOption(where, o, 'userTimeoutMs', { min: 0, max: MAX_USER_TIMEOUT_MS, note: '(0 = kernel default)' });
   const keepRange = { min: 1, max: MAX_KEEP_SECONDS * 1000, note: '(rounded up to whole seconds)' };
   if (!enable) {
     // Off: timing options are meaningless, but a present one must still be valid.
-    optionalIntegerOption(WHERE, o, 'idleMs', keepRange);
-    optionalIntegerOption(WHERE, o, 'intervalMs', keepRange);
-    optionalIntegerOption(WHERE, o, 'count', { min: 1, max: MAX_KEEP_COUNT });
+    optionalIntegerOption(where, o, 'idleMs', keepRange);
+    optionalIntegerOption(where, o, 'intervalMs', keepRange);
+    optionalIntegerOption(where, o, 'count', { min: 1, max: MAX_KEEP_COUNT });
     return { enable, idleSec: -1, intervalSec: -1, count: -1, userTimeoutMs: userTimeout ?? 0 };
   }
-  const idleMs = requiredIntegerOption(WHERE, o, 'idleMs', keepRange);
-  const intervalMs = requiredIntegerOption(WHERE, o, 'intervalMs', keepRange);
-  const count = requiredIntegerOption(WHERE, o, 'count', { min: 1, max: MAX_KEEP_COUNT });
+  const idleMs = requiredIntegerOption(where, o, 'idleMs', keepRange);
+  const intervalMs = requiredIntegerOption(where, o, 'intervalMs', keepRange);
+  const count = requiredIntegerOption(where, o, 'count', { min: 1, max: MAX_KEEP_COUNT });
   const idleSec = Math.ceil(idleMs / 1000);
   const intervalSec = Math.ceil(intervalMs / 1000);
   const requestedMs = idleMs + intervalMs * count;
@@ -208,6 +208,17 @@ function fallback(socket: Socket, p: Plan, reason: string): TcpKeepAliveResult {
     deadAfterMs: undefined,
     pending: socket.connecting,
   };
+}
+
+/**
+ * Validate keepalive options before there is a socket (a server's option, applied to every
+ * accepted socket later), so a bad value fails at configuration time. `where` prefixes the option
+ * names in errors, e.g. `keepAlive.tcpKeepAlive` gives `keepAlive.tcpKeepAlive.idleMs`.
+ * Returns a frozen copy.
+ */
+export function checkTcpKeepAliveOptions(options: unknown, where = WHERE): Readonly<TcpKeepAliveOptions> {
+  plan(options as TcpKeepAliveOptions, where);
+  return Object.freeze({ ...(options as TcpKeepAliveOptions) });
 }
 
 /**

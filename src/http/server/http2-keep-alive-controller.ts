@@ -34,6 +34,9 @@ import { resolveDrainOptions } from './keep-alive-options.js';
 import type { DrainOptions } from './keep-alive-options.js';
 import { emptyCloseCounts, RequestsHistogram } from './server-stats.js';
 import type { CloseCounts, CloseReason, Histogram } from './server-stats.js';
+import { checkTcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
+import type { TcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
+import { keepAliveOnAccept } from './accepted-tcp-keepalive.js';
 
 /** Options of {@link keepAlive} for an HTTP/2 server. Durations are integer ms. */
 export interface Http2KeepAliveOptions {
@@ -51,6 +54,9 @@ export interface Http2KeepAliveOptions {
   maxConnectionAgeMs?: number;
   /** Where the age jitter comes from: a function returning [0, 1). Default Math.random (tests). */
   random?: () => number;
+  /** TCP keepalive on every accepted socket (as the HTTP/1 option; under TLS, set before the
+   * handshake). Default: not set. */
+  tcpKeepAlive?: TcpKeepAliveOptions;
   clock?: Clock;
 }
 
@@ -94,7 +100,11 @@ const TOO_MANY_PINGS = Buffer.from('too_many_pings');
  *   const policy = keepAlive(server, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
  */
 export class Http2KeepAliveController {
-  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random'>>> & { clock: Clock; random: () => number };
+  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random' | 'tcpKeepAlive'>>> & {
+    clock: Clock;
+    random: () => number;
+    tcpKeepAlive: Readonly<TcpKeepAliveOptions> | null;
+  };
   readonly #server: Http2Server | Http2SecureServer;
   readonly #wheel: TimerWheel;
   readonly #sessions = new Set<Session>();
@@ -106,11 +116,12 @@ export class Http2KeepAliveController {
   #pingsSent = 0;
   #pingsReceived = 0;
   #drain: DrainRun<Session> | undefined;
+  #detachTcpKeepAlive: (() => void) | undefined;
   #closed = false;
 
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
-    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'clock']);
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'tcpKeepAlive', 'clock']);
     const ms = { min: 0, max: 2 ** 30 - 1 };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
@@ -119,11 +130,13 @@ export class Http2KeepAliveController {
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
       maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { min: 0, max: 2 ** 31 - 1, note: '(0 = no limit)' }),
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
+      tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
       clock: clockOption(W, o),
     });
     this.#server = server;
     this.#wheel = new TimerWheel({ resolutionMs: 10, clock: this.options.clock });
     server.on('session', this.#onSession);
+    if (this.options.tcpKeepAlive !== null) this.#detachTcpKeepAlive = keepAliveOnAccept(server, this.options.tcpKeepAlive);
   }
 
   stats(): Http2ServerStats {
@@ -175,6 +188,7 @@ export class Http2KeepAliveController {
     if (this.#closed) return;
     this.#closed = true;
     this.#server.removeListener('session', this.#onSession);
+    this.#detachTcpKeepAlive?.();
     for (const s of this.#sessions) s.heartbeat?.close();
     this.#sessions.clear();
     this.#wheel.close();

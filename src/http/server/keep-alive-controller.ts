@@ -53,6 +53,7 @@ import { emptyCloseCounts, RequestsHistogram } from './server-stats.js';
 import type { CloseCounts, CloseReason, Histogram } from './server-stats.js';
 import { DrainRun } from './drain-run.js';
 import type { DrainResult } from './drain-run.js';
+import { keepAliveOnAccept } from './accepted-tcp-keepalive.js';
 
 const kConn = Symbol('lifeline.connection');
 const kController = Symbol('lifeline.keepAliveController');
@@ -107,6 +108,7 @@ export class KeepAliveController {
   readonly #histogram = new RequestsHistogram();
   readonly #queue: NewcomerQueue;
   readonly #event: 'connection' | 'secureConnection';
+  readonly #detachTcpKeepAlive: (() => void) | undefined;
   readonly #restoreNode: () => void;
   #original: Listener[] = [];
   #nodeListener: Listener | undefined;
@@ -142,6 +144,7 @@ export class KeepAliveController {
     this.#restoreNode = switchOffNodeTimers(server);
     this.#queue = new NewcomerQueue(o.clock, o.headersTimeoutMs || o.idleTimeoutMs || 10_000, (socket) => this.#reject(socket));
     this.#event = server instanceof HttpsServer ? 'secureConnection' : 'connection';
+    this.#detachTcpKeepAlive = o.tcpKeepAlive === null ? undefined : keepAliveOnAccept(server, o.tcpKeepAlive);
     this.#wrapConnectionListener();
     (server as Hooked)[kController] = this;
     KeepAliveController.#attach();
@@ -240,6 +243,7 @@ export class KeepAliveController {
     const current = s.listeners(this.#event) as Listener[];
     s.removeAllListeners(this.#event);
     for (const l of current) s.on(this.#event, l === this.#onConnection && this.#nodeListener !== undefined ? this.#nodeListener : l);
+    this.#detachTcpKeepAlive?.();
     this.#restoreNode();
     for (let q = this.#queue.take(); q !== undefined; q = this.#queue.take()) {
       this.#nodeListener?.call(s, q);

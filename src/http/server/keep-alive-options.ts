@@ -17,6 +17,8 @@
 import type { Clock } from '../../core/clock.js';
 import { InvalidOptionError } from '../../core/errors.js';
 import { clockOption, enumOption, integerOption, rejectUnknown } from '../../core/options.js';
+import { checkTcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
+import type { TcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 
 const MAX_MS = 2 ** 30 - 1; // the timer wheel's longest timeout (about 12.4 days)
 
@@ -38,6 +40,10 @@ export interface KeepAliveOptions {
   /** After this long, the next request on the connection is answered with `Connection: close`
    * (nginx's `keepalive_time`). Default 3 600 000 (1 h). 0 = no limit. */
   maxConnectionAgeMs?: number;
+  /** TCP keepalive on every accepted socket (nginx's `listen ... so_keepalive=`): `idleMs`,
+   * `intervalMs`, `count`, `userTimeoutMs`, as `setTcpKeepAlive` in lifeline/transport takes
+   * them. Default: not set (the kernel's default, keepalive off). */
+  tcpKeepAlive?: TcpKeepAliveOptions;
   /** Open connections at most. At the cap a newcomer closes the least recently used idle
    * connection; with none idle, see `whenFull`. Default 0 = no cap. */
   maxConnections?: number;
@@ -63,6 +69,7 @@ export interface ResolvedKeepAliveOptions {
   whenFull: 'reject' | 'pause';
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  tcpKeepAlive: Readonly<TcpKeepAliveOptions> | null;
   clock: Clock;
 }
 
@@ -75,6 +82,7 @@ const KNOWN = [
   'whenFull',
   'headersTimeoutMs',
   'requestTimeoutMs',
+  'tcpKeepAlive',
   'clock',
 ];
 
@@ -104,6 +112,7 @@ export function resolveKeepAliveOptions(options: KeepAliveOptions | undefined): 
     whenFull: enumOption(W, o, 'whenFull', 'reject', ['reject', 'pause']),
     headersTimeoutMs,
     requestTimeoutMs,
+    tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
     clock: clockOption(W, o),
   };
 }
