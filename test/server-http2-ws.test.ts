@@ -164,6 +164,7 @@ test('HTTP/2: a session past maxConnectionAgeMs (jittered down to 90%) gets GOAW
   assert.equal(status, 200);
   again.close();
   assert.throws(() => keepAlive(http2.createServer(), { maxConnectionAgeMs: -1 }), { name: 'InvalidOptionError', option: 'keepAlive.maxConnectionAgeMs' });
+  assert.throws(() => keepAlive(http2.createServer(), { maxConnectionAgeMs: 2 ** 30 }), { name: 'InvalidOptionError', option: 'keepAlive.maxConnectionAgeMs' });
   assert.throws(() => keepAlive(http2.createServer(), { random: 0.5 as unknown as () => number }), { name: 'InvalidOptionError', option: 'keepAlive.random' });
   policy.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));

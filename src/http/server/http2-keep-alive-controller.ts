@@ -128,7 +128,7 @@ export class Http2KeepAliveController {
       pingIntervalMs: integerOption(W, o, 'pingIntervalMs', 60_000, ms),
       pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: 2 ** 30 - 1 }),
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
-      maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { min: 0, max: 2 ** 31 - 1, note: '(0 = no limit)' }),
+      maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { ...ms, note: '(0 = no limit)' }), // ms.max: the wheel's longest timeout
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
       tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
       clock: clockOption(W, o),
@@ -222,7 +222,9 @@ export class Http2KeepAliveController {
     session.once('close', () => this.#onClose(s));
     this.#armIdle(s);
     if (o.maxConnectionAgeMs > 0) {
-      const ageMs = Math.ceil(o.maxConnectionAgeMs * (0.9 + 0.1 * Math.min(1, Math.max(0, o.random()))));
+      const r = o.random();
+      const draw = Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 1; // a bad draw is no jitter
+      const ageMs = Math.ceil(o.maxConnectionAgeMs * (0.9 + 0.1 * draw));
       s.ageDeadline = this.#wheel.add(ageMs, this.#onAge, s);
     }
   };
