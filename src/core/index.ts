@@ -5,7 +5,7 @@
 export { SystemClock, systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { FakeClock } from './fake-clock.js';
-export { TimerWheel, MAX_DEADLINES } from './timer-wheel.js';
+export { TimerWheel, MAX_DEADLINES, MAX_WHEEL_TIMEOUT_MS } from './timer-wheel.js';
 export type { TimerWheelOptions, ExpireCallback } from './timer-wheel.js';
 export { IdleTimer } from './idle-timer.js';
 export type { IdleTimerOptions } from './idle-timer.js';
@@ -15,3 +15,5 @@ export { Backoff } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { LifelineError, InvalidOptionError, ClosedError } from './errors.js';
 export * as options from './options.js';
+export { CLOSE_REASONS, CLOSE_REASON_NAMES, closeSide, reasonFromError } from './close-reason.js';
+export type { CloseReason, CloseSide } from './close-reason.js';
