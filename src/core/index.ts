@@ -17,3 +17,5 @@ export { LifelineError, InvalidOptionError, ClosedError } from './errors.js';
 export * as options from './options.js';
 export { CLOSE_REASONS, CLOSE_REASON_NAMES, closeSide, reasonFromError } from './close-reason.js';
 export type { CloseReason, CloseSide } from './close-reason.js';
+export { StateTable, StateList, IllegalTransitionError } from './state-table.js';
+export type { StateItem } from './state-table.js';
