@@ -58,7 +58,7 @@ test('defaults: a minimal config comes back with every default filled in', () =>
   );
   assert.deepEqual(l.client, {
     idleTimeoutMs: 75_000,
-    keepAliveHintMarginMs: 1_000,
+    hintMarginMs: 1_000,
     maxRequestsPerConnection: 1_000,
     maxConnectionAgeMs: 3_600_000,
     maxConnections: 10_000,
@@ -79,7 +79,7 @@ test('defaults: a minimal config comes back with every default filled in', () =>
     pool: { maxIdlePerEndpoint: 64, idleTimeoutMs: 60_000, hintMarginMs: 1_000, defaultBackendIdleMs: 5_000, maxConnectionsPerEndpoint: 0, maxRequestsPerConnection: 0 },
     timeouts: { connectTimeoutMs: 5_000, responseHeadersTimeoutMs: 60_000, idleStreamTimeoutMs: 300_000 },
     tcpKeepAlive: null,
-    retries: { maxAttempts: 2 },
+    retries: { maxAttempts: 2, retryOn: ['connect-failure', 'reset', 'response-timeout'], timeBudgetMs: 0 },
     healthCheck: null,
     outlierDetection: { consecutive5xx: 5, consecutiveConnectFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
   });
@@ -272,7 +272,7 @@ test('bad config: invalid YAML syntax with its line, and an empty file', () => {
 
 test('bad config: relations between timeouts', () => {
   oneProblem(MINIMAL + 'client:\n  headersTimeoutMs: 70000\n  requestTimeoutMs: 60000\n', /^proxy\.yaml:11:3: client\.headersTimeoutMs: expected headersTimeoutMs <= requestTimeoutMs \(60000\) when both are on, found 70000$/m);
-  oneProblem(MINIMAL + 'client:\n  idleTimeoutMs: 1000\n', /^proxy\.yaml:11:3: client\.idleTimeoutMs: expected idleTimeoutMs > keepAliveHintMarginMs \(1000\), found 1000$/m);
+  oneProblem(MINIMAL + 'client:\n  idleTimeoutMs: 1000\n', /^proxy\.yaml:11:3: client\.idleTimeoutMs: expected idleTimeoutMs > hintMarginMs \(1000\), found 1000$/m);
   oneProblem(MINIMAL + '    pool: { hintMarginMs: 5000 }\n', /clusters\.demo\.pool\.hintMarginMs: expected hintMarginMs < defaultBackendIdleMs \(5000\), found 5000$/m);
   oneProblem(MINIMAL + 'drain: { spreadMs: 40000 }\n', /^proxy\.yaml:10:10: drain\.spreadMs: expected spreadMs <= timeoutMs \(30000\), found 40000$/m);
   // Both off (0) is fine; a per-listener override is checked with the merged values.
@@ -363,4 +363,22 @@ websocket: { pingIntervalMs: 400000 }
     'proxy.yaml:18:21: demo.upstreams[0]: expected an address no other listener, admin or demo upstream binds, found "127.0.0.1:8080", which collides with listeners[0].address ("127.0.0.1:8080")',
     'proxy.yaml:19:14: websocket.pingIntervalMs: expected pingIntervalMs < idleTimeoutMs (300000) so that pings keep an idle tunnel open, found 400000',
   ]);
+});
+
+test('renamed key: client.keepAliveHintMarginMs still works for one release, as hintMarginMs, with a deprecation notice', () => {
+  const c = parseConfig(MINIMAL + 'client:\n  keepAliveHintMarginMs: 3000\n', 'proxy.yaml', {});
+  assert.equal(c.listeners[0]?.client.hintMarginMs, 3_000);
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0] ?? '', /client\.keepAliveHintMarginMs is deprecated: it is now client\.hintMarginMs/);
+  const fresh = parseConfig(MINIMAL + 'client:\n  hintMarginMs: 2000\n', 'proxy.yaml', {});
+  assert.equal(fresh.listeners[0]?.client.hintMarginMs, 2_000);
+  assert.deepEqual(fresh.warnings, []);
+  // The relation check names the key the file used.
+  oneProblem(MINIMAL + 'client:\n  idleTimeoutMs: 2000\n  keepAliveHintMarginMs: 2000\n', /^proxy\.yaml:12:3: client\.keepAliveHintMarginMs: expected keepAliveHintMarginMs < idleTimeoutMs \(2000\), found 2000$/m);
+});
+
+test('retries: retryOn and timeBudgetMs are read and checked', () => {
+  const c = parseConfig(MINIMAL.replace('    endpoints:', "    retries: { maxAttempts: 3, retryOn: [connect-failure, '503'], timeBudgetMs: 2000 }\n    endpoints:"), 'proxy.yaml', {});
+  assert.deepEqual(getCluster(c, 'demo').retries, { maxAttempts: 3, retryOn: ['connect-failure', '503'], timeBudgetMs: 2_000 });
+  oneProblem(MINIMAL.replace('    endpoints:', '    retries: { retryOn: [timeout] }\n    endpoints:'), /clusters\.demo\.retries\.retryOn\[0\]: .*timeout/m);
 });

@@ -24,7 +24,7 @@ test('upstream counters appear in the text output with cluster and endpoint labe
   ep.requestSent(true);
   ep.requestSent(true);
   ep.connectionClosed('idle_timeout', 3);
-  ep.connectionClosed('remote_close', 1);
+  ep.connectionClosed('peer_close', 1);
   ep.destroyedByRemoteWithActiveRequest();
   ep.ejected();
   ep.setPool(4, 2);
@@ -42,7 +42,7 @@ test('upstream counters appear in the text output with cluster and endpoint labe
   assert.equal(sample(text, `lifeline_upstream_rq_total{${EP}}`), 3);
   assert.equal(sample(text, `lifeline_upstream_rq_reused_total{${EP}}`), 2);
   assert.equal(sample(text, `lifeline_upstream_cx_closed_total{${EP},reason="idle_timeout"}`), 1);
-  assert.equal(sample(text, `lifeline_upstream_cx_closed_total{${EP},reason="remote_close"}`), 1);
+  assert.equal(sample(text, `lifeline_upstream_cx_closed_total{${EP},reason="peer_close"}`), 1);
   assert.equal(sample(text, `lifeline_upstream_cx_closed_total{${EP},reason="hint_expiry"}`), 0, 'every reason is exported, zeros included');
   for (const reason of UPSTREAM_CLOSE_REASONS) assert.notEqual(sample(text, `lifeline_upstream_cx_closed_total{${EP},reason="${reason}"}`), undefined, reason);
   assert.equal(sample(text, `lifeline_upstream_cx_destroy_remote_with_active_rq_total{${EP}}`), 1);
@@ -73,7 +73,7 @@ test('downstream counters: accepted, active, closed by reason, status classes, d
   main.connectionAccepted();
   main.connectionAccepted();
   main.connectionAccepted();
-  main.connectionClosed('idleTimeout');
+  main.connectionClosed('idle_timeout');
   main.request(200, 0.8);
   main.request(204, 3);
   main.request(502, 40);

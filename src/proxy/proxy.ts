@@ -13,24 +13,24 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { TimerWheel } from '../core/timer-wheel.js';
 import { systemClock } from '../core/clock.js';
 import type { Clock } from '../core/clock.js';
 import { LifelineError } from '../core/errors.js';
-import { setTcpKeepAlive } from '../transport/tcp-keepalive.js';
 import { TlsSessionCache } from '../transport/tls-session-cache.js';
 import { TicketKeyRotation } from '../transport/ticket-key-rotation.js';
-import { headLimits } from '../http/wire/index.js';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from './config/index.js';
 import { ProxyMetrics } from './metrics/index.js';
 import { Cluster } from './engine/cluster.js';
 import { Router } from './engine/router.js';
 import { AccessLog } from './engine/access-log.js';
-import { DownstreamConnection } from './engine/downstream-connection.js';
-import { IdleList } from './engine/idle-list.js';
-import type { ListenerContext } from './engine/downstream-connection.js';
-import { localResponse } from './engine/local-response.js';
+import { Listener } from './engine/listener.js';
+import type { ListenerHost } from './engine/listener.js';
+import type { Http1Connection } from './engine/http1-connection.js';
+import { DrainRun } from '../http/server/drain-run.js';
+import type { DrainResult } from '../http/server/drain-run.js';
+import type { CloseReason } from '../core/close-reason.js';
 import { startAdmin } from './admin/admin-server.js';
 import type { AdminSource } from './admin/admin-server.js';
 import { DemoUpstreams } from './demo/demo-upstream.js';
@@ -43,156 +43,14 @@ export interface ProxyStartOptions {
   adminExtra?: AdminSource['extra'];
 }
 
-export interface DrainResult {
-  /** Idle client connections closed at once. */
-  closedIdle: number;
-  /** Busy connections that finished their response and closed. */
-  closedAfterResponse: number;
-  /** Connections still open at the deadline, closed by force. */
-  forced: number;
-}
-
-class Listener implements ListenerContext {
-  readonly connections = new Set<DownstreamConnection>();
-  /** Closed by the proxy, waiting at most LINGER_AFTER_CLOSE_MS for the client's FIN. */
-  readonly lingeringConnections = new Set<DownstreamConnection>();
-  /** Idle connections in least-recently-used order (a Set keeps insertion order). */
-  readonly idle = new IdleList<DownstreamConnection>();
-  /** Newcomers held unread while the listener is full (client.whenFull: pause). */
-  readonly waiting: { socket: net.Socket; timerId: number }[] = [];
-  draining = false;
-  server!: net.Server;
-  rotation: TicketKeyRotation | undefined;
-  onClosed: ((conn: DownstreamConnection) => void) | undefined;
-
-  constructor(
-    public config: ListenerConfig,
-    public router: Router<Cluster>,
-    readonly proxy: Proxy,
-  ) {}
-
-  get name(): string {
-    return this.config.name;
-  }
-  get protocol(): 'http' | 'https' {
-    return this.config.protocol;
-  }
-  get client() {
-    return this.config.client;
-  }
-  limits = headLimits();
-  get metrics() {
-    return this.proxy.metrics.listener(this.config.name);
-  }
-  get wheel() {
-    return this.proxy.wheel;
-  }
-  get clock() {
-    return this.proxy.clock;
-  }
-  get accessLog() {
-    return this.proxy.accessLog;
-  }
-  get readBuffer(): Buffer | undefined {
-    return this.config.protocol === 'http' ? this.proxy.readBuffer : undefined;
-  }
-  get tunnelIdleTimeoutMs(): number {
-    return this.proxy.config.websocket.idleTimeoutMs;
-  }
-  get tunnelPing(): { intervalMs: number; timeoutMs: number } {
-    const ws = this.proxy.config.websocket;
-    return { intervalMs: ws.pingIntervalMs, timeoutMs: ws.pingTimeoutMs };
-  }
-
-  setIdle(conn: DownstreamConnection, idle: boolean): void {
-    if (idle) {
-      this.idle.push(conn);
-      if (this.draining) conn.closeWhenIdle('drain');
-    } else {
-      this.idle.delete(conn);
-    }
-  }
-
-  #refuse(socket: net.Socket): void {
-    this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
-    socket.on('error', () => undefined);
-    socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
-  }
-
-  lingering(conn: DownstreamConnection, waiting: boolean): void {
-    if (waiting) this.lingeringConnections.add(conn);
-    else this.lingeringConnections.delete(conn);
-  }
-
-  closed(conn: DownstreamConnection): void {
-    this.connections.delete(conn);
-    this.idle.delete(conn);
-    this.onClosed?.(conn);
-    // A slot is free: serve the longest-waiting newcomer that is still there.
-    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
-      this.wheel.cancel(next.timerId);
-      if (next.socket.destroyed || this.draining) {
-        next.socket.destroy();
-        continue;
-      }
-      this.accept(next.socket);
-      next.socket.resume();
-      break;
-    }
-  }
-
-  /** Drop every held newcomer (drain, close). */
-  dropWaiting(): void {
-    for (const waiter of this.waiting.splice(0)) {
-      this.wheel.cancel(waiter.timerId);
-      waiter.socket.destroy();
-    }
-  }
-
-  readonly accept = (socket: net.Socket): void => {
-    const policy = this.config.client;
-    if (this.draining) {
-      socket.destroy();
-      return;
-    }
-    if (policy.maxConnections > 0 && this.connections.size >= policy.maxConnections) {
-      // At the cap: the least recently used idle connection makes room; never a busy one.
-      const victim = this.idle.first();
-      if (victim !== undefined) victim.destroy('evicted');
-      else if (policy.whenFull === 'pause') {
-        // Hold the newcomer unread until a connection closes (to the client, accepting paused),
-        // for at most headersTimeoutMs; then it gets the 503 that `reject` gives at once.
-        socket.pause();
-        socket.on('error', () => undefined);
-        const waiter = { socket, timerId: -1 };
-        waiter.timerId = this.wheel.add(policy.headersTimeoutMs > 0 ? policy.headersTimeoutMs : 60_000, () => {
-          const at = this.waiting.indexOf(waiter);
-          if (at === -1) return;
-          this.waiting.splice(at, 1);
-          this.#refuse(socket);
-        });
-        this.waiting.push(waiter);
-        return;
-      } else {
-        this.#refuse(socket);
-        return;
-      }
-    }
-    if (policy.tcpKeepAlive !== null) {
-      const k = policy.tcpKeepAlive;
-      setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
-    }
-    this.metrics.connectionAccepted();
-    this.connections.add(new DownstreamConnection(socket, this));
-  };
-}
+export type { DrainResult };
 
 /**
  * @example
  *   const proxy = await Proxy.start(await loadConfig('proxy.yaml'));
  *   process.on('SIGTERM', () => proxy.drain().then(() => proxy.close()));
  */
-export class Proxy {
+export class Proxy implements ListenerHost {
   readonly clock: Clock;
   readonly wheel: TimerWheel;
   readonly metrics = new ProxyMetrics();
@@ -210,8 +68,6 @@ export class Proxy {
    */
   readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   #closed = false;
-  /** Resolves the drain in progress once its busy connections are done. */
-  #drained: (() => void) | undefined;
 
   private constructor(config: ProxyConfig, options: ProxyStartOptions) {
     this.config = config;
@@ -271,9 +127,7 @@ export class Proxy {
     this.clusters = clusters;
     for (const listener of this.listeners) {
       const lc = config.listeners.find((l) => l.name === listener.name) as ListenerConfig;
-      listener.config = lc;
-      listener.limits = headLimits({ maxHeaderBytes: lc.client.maxHeaderBytes, maxHeaders: lc.client.maxHeaders });
-      listener.router = new Router(lc.routes, (name) => clusters.get(name) as Cluster);
+      listener.update(lc, new Router(lc.routes, (name) => clusters.get(name) as Cluster));
     }
     this.config = config;
   }
@@ -282,56 +136,40 @@ export class Proxy {
   async drain(options: { timeoutMs?: number; spreadMs?: number } = {}): Promise<DrainResult> {
     const timeoutMs = options.timeoutMs ?? this.config.drain.timeoutMs;
     // Idle connections close spread over this window (HAProxy's close-spread-time), so the
-    // clients behind a load balancer do not all reconnect in the same instant.
+    // clients behind a load balancer do not all reconnect in the same instant; busy ones are
+    // reached at once, so the response in flight is their last.
     const spreadMs = Math.min(options.spreadMs ?? this.config.drain.spreadMs, timeoutMs);
-    const result: DrainResult = { closedIdle: 0, closedAfterResponse: 0, forced: 0 };
-    const busy = new Set<DownstreamConnection>();
-    const spreading = new Set<DownstreamConnection>();
-    const done = (conn: DownstreamConnection): void => {
-      if (busy.delete(conn)) result.closedAfterResponse += 1;
-      spreading.delete(conn);
-      if (busy.size === 0 && spreading.size === 0) this.#drained?.();
-    };
-    for (const listener of this.listeners) listener.onClosed = done;
+    const events = new EventEmitter<{ empty: []; close: [conn: Http1Connection, reason: CloseReason] }>();
+    const open = (): number => this.listeners.reduce((n, l) => n + l.open, 0);
+    const connections: Http1Connection[] = [];
     for (const listener of this.listeners) {
       listener.draining = true;
       if (listener.server.listening) listener.server.close();
       listener.dropWaiting();
-      for (const conn of [...listener.connections]) {
-        if (conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0)) {
-          result.closedIdle += 1;
-          const delayMs = Math.floor(Math.random() * spreadMs);
-          if (delayMs < 1) conn.closeWhenIdle('drain');
-          else {
-            // A request that comes meanwhile is served, with Connection: close.
-            spreading.add(conn);
-            this.wheel.add(delayMs, () => conn.closeWhenIdle('drain'));
-          }
-        } else {
-          busy.add(conn);
-          conn.closeWhenIdle('drain');
-          // A connection that had sent nothing yet closes on the spot: it was idle after all.
-          if (conn.state === 'closed' && busy.delete(conn)) result.closedIdle += 1;
-        }
-      }
+      connections.push(...listener.serving());
+      listener.onClosed = (conn, reason) => {
+        events.emit('close', conn, reason);
+        if (open() === 0) events.emit('empty');
+      };
     }
-    if (busy.size > 0 || spreading.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => this.#drained?.(), timeoutMs);
-        this.#drained = () => {
-          clearTimeout(timer);
-          this.#drained = undefined;
-          resolve();
-        };
-      });
-    }
+    const run = new DrainRun<Http1Connection>({
+      clock: this.clock,
+      timeoutMs,
+      spreadMs,
+      connections,
+      events,
+      open,
+      // Between requests (or before a first request byte): nothing to finish.
+      isIdle: (conn) => conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0),
+      reach: (conn) => {
+        conn.drainMarked = true;
+        conn.closeWhenIdle('drain');
+        return conn.state === 'lingering' || conn.state === 'closed';
+      },
+      force: (conn) => conn.destroy('drain_forced'),
+    });
+    const result = await run.promise;
     for (const listener of this.listeners) listener.onClosed = undefined;
-    for (const listener of this.listeners) {
-      for (const conn of [...listener.connections]) {
-        conn.destroy('drainForced');
-        result.forced += 1;
-      }
-    }
     return result;
   }
 
@@ -343,9 +181,7 @@ export class Proxy {
       listener.draining = true;
       listener.rotation?.close();
       listener.dropWaiting();
-      for (const conn of [...listener.connections]) conn.destroy('drainForced');
-      for (const conn of [...listener.lingeringConnections]) conn.socket.destroy();
-      listener.lingeringConnections.clear();
+      for (const conn of listener.table.all()) conn.destroy('drain_forced');
       if (listener.server.listening) {
         listener.server.close();
         await once(listener.server, 'close');
@@ -373,15 +209,25 @@ export class Proxy {
         available: m.view.available,
         healthy: cluster.health?.isHealthy(m.pool.key) ?? true,
         ejected: cluster.outliers.isEjected(m.pool.key),
-        idle: m.pool.idle.length,
-        active: m.pool.active,
-        connecting: m.pool.connecting,
+        idle: m.pool.idleCount,
+        active: m.pool.activeCount,
+        connecting: m.pool.connectingCount,
         learnedBackendIdleMs: Number.isFinite(m.pool.learnedIdleMs) ? m.pool.learnedIdleMs : null,
         activeRequests: m.view.activeRequests,
       }));
     }
-    const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.connections.size, idle: l.idle.size, draining: l.draining }));
+    const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.open, idle: l.table.count('idle'), lingering: l.table.count('lingering'), draining: l.draining }));
     return { listeners, pools: clusters, tlsSessions: this.tlsSessions.stats, ...this.metrics.json() };
+  }
+
+  /** ListenerHost: a listener's counters. */
+  listenerMetrics(listener: string): ReturnType<ProxyMetrics["listener"]> {
+    return this.metrics.listener(listener);
+  }
+
+  /** ListenerHost: the WebSocket settings in force. */
+  websocket(): { idleTimeoutMs: number; pingIntervalMs: number; pingTimeoutMs: number } {
+    return this.config.websocket;
   }
 
   #buildClusters(configs: readonly ClusterConfig[]): Map<string, Cluster> {
@@ -402,7 +248,7 @@ export class Proxy {
     this.#retired.add(cluster);
     cluster.health?.close();
     const check = (): void => {
-      if (cluster.members.every((m) => m.pool.active === 0 && m.pool.connecting === 0) || this.#closed) {
+      if (cluster.members.every((m) => m.pool.activeCount === 0 && m.pool.connectingCount === 0) || this.#closed) {
         cluster.close();
         this.#retired.delete(cluster);
       } else {
@@ -415,7 +261,6 @@ export class Proxy {
   async #listen(lc: ListenerConfig): Promise<void> {
     const router = new Router(lc.routes, (name) => this.clusters.get(name) as Cluster);
     const listener = new Listener(lc, router, this);
-    listener.limits = headLimits({ maxHeaderBytes: lc.client.maxHeaderBytes, maxHeaders: lc.client.maxHeaders });
     if (lc.protocol === 'https' && lc.tls !== null) {
       const server = tls.createServer({
         // A client's FIN is handled by the connection (downstream-connection.ts #end), so a

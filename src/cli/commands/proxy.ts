@@ -32,7 +32,9 @@ Example: lifeline proxy --config examples/demo.yaml
 
 async function load(file: string, io: CliIo): Promise<ProxyConfig | undefined> {
   try {
-    return await loadConfig(file);
+    const config = await loadConfig(file);
+    for (const warning of config.warnings) io.err(`lifeline proxy: warning: ${warning}\n`);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       io.err(`${error.message}\n`);

@@ -42,6 +42,12 @@ export interface DrainRunOptions<C extends Drainable> {
   reach: (conn: C) => boolean;
   /** Destroy one connection at timeoutMs. */
   force: (conn: C) => void;
+  /**
+   * Whether a connection is idle when the drain begins. Given, only idle connections are spread
+   * over spreadMs (HAProxy's close-spread-time): busy ones are reached at once, so their current
+   * response is their last. Without it every connection is spread.
+   */
+  isIdle?: (conn: C) => boolean;
   random?: () => number;
 }
 
@@ -66,7 +72,8 @@ export class DrainRun<C extends Drainable = Drainable> {
     const random = o.random ?? Math.random;
     this.#result = { connections: o.connections.length, closedIdle: 0, closedAfterResponse: 0, forced: 0, closedOther: 0, durationMs: 0 };
     for (const c of o.connections) this.#open.set(c, false);
-    this.#plan = o.connections.map((conn) => ({ at: o.spreadMs === 0 ? 0 : Math.floor(random() * o.spreadMs), conn }));
+    const isIdle = o.isIdle ?? ((): boolean => true);
+    this.#plan = o.connections.map((conn) => ({ at: o.spreadMs === 0 || !isIdle(conn) ? 0 : Math.floor(random() * o.spreadMs), conn }));
     this.#plan.sort((a, b) => a.at - b.at);
     o.events.on('close', this.#onClose);
     o.events.on('empty', this.#onEmpty);

@@ -14,8 +14,12 @@ import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 
-/** Longest wait for the client's FIN after our answer. */
-export const LINGER_MS = 2_000;
+/**
+ * Longest wait for the client's FIN after our answer, for lifeline/server and the proxy alike:
+ * nginx's `lingering_timeout` (5 s), long enough for a client on a slow link to read the answer
+ * and close, short enough that a client that never closes its side costs little.
+ */
+export const LINGER_MS = 5_000;
 
 const cache = new Map<number, Buffer>();
 

@@ -164,7 +164,10 @@ export function checkRelations(rawData: unknown): RelationProblem[] {
 function checkClient(layers: { obj: Rec | undefined; path: KeyPath }[], out: RelationProblem[]): void {
   const idle = pick(layers, 'idleTimeoutMs', CLIENT_DEFAULTS.idleTimeoutMs);
   if (idle !== undefined && idle.value > 0) {
-    relate(out, pick(layers, 'keepAliveHintMarginMs', CLIENT_DEFAULTS.keepAliveHintMarginMs), idle, false, 'keepAliveHintMarginMs', 'idleTimeoutMs');
+    // The deprecated name counts where the new one is not set.
+    const setNew = layers.some((l) => l.obj !== undefined && 'hintMarginMs' in l.obj);
+    const name = !setNew && layers.some((l) => l.obj !== undefined && 'keepAliveHintMarginMs' in l.obj) ? 'keepAliveHintMarginMs' : 'hintMarginMs';
+    relate(out, pick(layers, name, CLIENT_DEFAULTS.hintMarginMs), idle, false, name, 'idleTimeoutMs');
   }
   const headers = pick(layers, 'headersTimeoutMs', CLIENT_DEFAULTS.headersTimeoutMs);
   const request = pick(layers, 'requestTimeoutMs', CLIENT_DEFAULTS.requestTimeoutMs);

@@ -10,7 +10,7 @@ import type { ClientConfig, HealthCheckConfig, OutlierDetectionConfig, PoolConfi
 
 export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive'>> = {
   idleTimeoutMs: 75_000,
-  keepAliveHintMarginMs: 1_000,
+  hintMarginMs: 1_000,
   maxRequestsPerConnection: 1_000,
   maxConnectionAgeMs: 3_600_000,
   maxConnections: 10_000,
@@ -55,6 +55,8 @@ export const TIMEOUT_DEFAULTS: Readonly<UpstreamTimeoutsConfig> = {
 };
 
 export const RETRY_MAX_ATTEMPTS = 2;
+/** nginx's `proxy_next_upstream error timeout`: connect failures, resets, response timeouts. */
+export const RETRY_ON_DEFAULT = ['connect-failure', 'reset', 'response-timeout'] as const;
 
 export const HEALTH_CHECK_DEFAULTS: Readonly<HealthCheckConfig> = {
   path: '/healthz',

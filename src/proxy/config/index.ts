@@ -21,6 +21,7 @@ export type {
   OutlierDetectionConfig,
   PoolConfig,
   ProxyConfig,
+  RetryCondition,
   RouteConfig,
   TcpKeepAliveConfig,
   UpstreamTimeoutsConfig,

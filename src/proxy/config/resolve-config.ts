@@ -16,6 +16,7 @@ import {
   OUTLIER_DEFAULTS,
   POOL_DEFAULTS,
   RETRY_MAX_ATTEMPTS,
+  RETRY_ON_DEFAULT,
   SESSION_TICKET_ROTATE_MS,
   TCP_KEEPALIVE_DEFAULTS,
   TIMEOUT_DEFAULTS,
@@ -48,16 +49,22 @@ function tcp(raw: RawTcp): TcpKeepAliveConfig | null {
   return { ...TCP_KEEPALIVE_DEFAULTS, ...defined(raw) };
 }
 
-function client(base: ClientConfig, raw: RawClient | undefined): ClientConfig {
-  const { tcpKeepAlive, ...rest } = raw ?? {};
-  return { ...base, ...defined(rest), tcpKeepAlive: tcpKeepAlive === undefined ? base.tcpKeepAlive : tcp(tcpKeepAlive) };
+function client(base: ClientConfig, raw: RawClient | undefined, where: string, warnings: string[]): ClientConfig {
+  const { tcpKeepAlive, keepAliveHintMarginMs, ...rest } = raw ?? {};
+  const merged: ClientConfig = { ...base, ...defined(rest), tcpKeepAlive: tcpKeepAlive === undefined ? base.tcpKeepAlive : tcp(tcpKeepAlive) };
+  if (keepAliveHintMarginMs !== undefined) {
+    warnings.push(`${where}.keepAliveHintMarginMs is deprecated: it is now ${where}.hintMarginMs (the name lifeline/server and the agent use); the old name goes in the next release`);
+    if (rest.hintMarginMs === undefined) merged.hintMarginMs = keepAliveHintMarginMs;
+  }
+  return merged;
 }
 
 /** Build the engine's configuration. `file` is the configuration file's path. */
 export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
   const dir = dirname(resolve(file));
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
-  const topClient = client({ ...CLIENT_DEFAULTS, tcpKeepAlive: null }, raw.client);
+  const warnings: string[] = [];
+  const topClient = client({ ...CLIENT_DEFAULTS, tcpKeepAlive: null }, raw.client, 'client', warnings);
 
   const listeners: ListenerConfig[] = raw.listeners.map((l) => ({
     name: l.name,
@@ -73,7 +80,7 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
             sessionTicketRotateMs: l.tls.sessionTicketRotateMs ?? SESSION_TICKET_ROTATE_MS,
           },
     routes: l.routes.map((r) => ({ host: r.host === undefined ? null : r.host.toLowerCase(), pathPrefix: r.pathPrefix ?? '/', cluster: r.cluster })),
-    client: client(topClient, l.client),
+    client: client(topClient, l.client, `listeners.${l.name}.client`, warnings),
   }));
 
   const clusters: ClusterConfig[] = Object.entries(raw.clusters).map(([name, c]: [string, RawCluster]) => ({
@@ -88,7 +95,11 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
     pool: { ...POOL_DEFAULTS, ...defined(c.pool) },
     timeouts: { ...TIMEOUT_DEFAULTS, ...defined(c.timeouts) },
     tcpKeepAlive: tcp(c.tcpKeepAlive),
-    retries: { maxAttempts: c.retries?.maxAttempts ?? RETRY_MAX_ATTEMPTS },
+    retries: {
+      maxAttempts: c.retries?.maxAttempts ?? RETRY_MAX_ATTEMPTS,
+      retryOn: c.retries?.retryOn ?? [...RETRY_ON_DEFAULT],
+      timeBudgetMs: c.retries?.timeBudgetMs ?? 0,
+    },
     healthCheck:
       c.healthCheck === undefined || c.healthCheck === null
         ? null
@@ -114,5 +125,6 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
     drain: { ...DRAIN_DEFAULTS, ...defined(raw.drain) },
     workers: raw.workers === undefined ? 1 : raw.workers === 'auto' ? Math.min(64, availableParallelism()) : raw.workers,
     demo: raw.demo === undefined || raw.demo === null ? null : { upstreams: raw.demo.upstreams.map((u) => addr(u, 1)) },
+    warnings,
   };
 }

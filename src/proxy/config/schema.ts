@@ -64,6 +64,8 @@ const tcpKeepAlive = obj('TCP keepalive settings (idleMs, intervalMs, count, use
 
 export const clientSchema = obj('client settings', {
   idleTimeoutMs: ms(0, 'keep-alive off').optional(),
+  hintMarginMs: ms(0).optional(),
+  /** Deprecated name of hintMarginMs (the agent's and the server policy's name), kept for one release. */
   keepAliveHintMarginMs: ms(0).optional(),
   maxRequestsPerConnection: int(0, 2 ** 31 - 1, 'unlimited').optional(),
   maxConnectionAgeMs: ms(0, 'unlimited').optional(),
@@ -162,7 +164,11 @@ const cluster = obj('cluster settings', {
     idleStreamTimeoutMs: ms(0, 'off').optional(),
   }).optional(),
   tcpKeepAlive: tcpKeepAlive.optional(),
-  retries: obj('retry settings', { maxAttempts: int(1, 10).optional() }).optional(),
+  retries: obj('retry settings', {
+    maxAttempts: int(1, 10).optional(),
+    retryOn: z.array(oneOf(['connect-failure', 'reset', 'response-timeout', '502', '503', '504']), E('a list of retry conditions')).optional(),
+    timeBudgetMs: ms(0, 'no budget').optional(),
+  }).optional(),
   healthCheck: healthCheck.optional(),
   outlierDetection: obj('outlier detection settings', {
     consecutive5xx: int(0, 1000, 'off').optional(),

@@ -34,8 +34,9 @@ export interface TcpKeepAliveConfig {
 export interface ClientConfig {
   /** Close a client connection idle this long. 0 turns keep-alive off. */
   idleTimeoutMs: number;
-  /** The advertised `Keep-Alive: timeout=` is `idleTimeoutMs - keepAliveHintMarginMs` (whole s). */
-  keepAliveHintMarginMs: number;
+  /** The advertised `Keep-Alive: timeout=` is `idleTimeoutMs - hintMarginMs` (whole s), so a
+   * client that trusts it closes first (the same option as lifeline/server's and the agent's). */
+  hintMarginMs: number;
   /** Requests per connection; the last gets `Connection: close`. 0 = unlimited. */
   maxRequestsPerConnection: number;
   /** After this long the next response carries `Connection: close`. 0 = unlimited. */
@@ -154,6 +155,13 @@ export interface OutlierDetectionConfig {
   maxEjectionPercent: number;
 }
 
+/**
+ * When a request may be tried again on another endpoint (before any response byte reached the
+ * client): `connect-failure` and `reset` (the connection failed or closed before a response) for
+ * any request that can be replayed; `response-timeout` and the statuses only for idempotent ones.
+ */
+export type RetryCondition = 'connect-failure' | 'reset' | 'response-timeout' | '502' | '503' | '504';
+
 export interface ClusterConfig {
   name: string;
   balancer: BalancerName;
@@ -164,9 +172,15 @@ export interface ClusterConfig {
   /** `null` = not set (the OS default: no probes). */
   tcpKeepAlive: TcpKeepAliveConfig | null;
   retries: {
-    /** Attempts in all, the first included: after a reused connection fails before any response
-     * byte, the request is retried on a fresh connection up to `maxAttempts - 1` times. */
+    /** Attempts in all, the first included (so at most `maxAttempts - 1` retries, whatever the
+     * cause). A retry goes to another endpoint when one is available, on a new connection. */
     maxAttempts: number;
+    /** What may be retried (nginx's `proxy_next_upstream`): see RetryCondition. Connect failures
+     * and resets are retried whatever this says, when the request can be replayed. */
+    retryOn: RetryCondition[];
+    /** No retry starts later than this after the request began, and a retry's response timeout
+     * is cut to what is left, so retries cannot multiply the client's wait. 0 = no budget. */
+    timeBudgetMs: number;
   };
   /** `null` = no active health checks (passive outlier detection still applies). */
   healthCheck: HealthCheckConfig | null;
@@ -213,6 +227,8 @@ export interface ProxyConfig {
   drain: DrainConfig;
   /** Worker processes, 1 to 64 (`"auto"` already resolved to the available parallelism). */
   workers: number;
+  /** Deprecation notices about the file (old key names still accepted), for the CLI to print. */
+  warnings: string[];
   /** In-process demo backends to start; `null` = none. */
   demo: { upstreams: AddressConfig[] } | null;
 }

@@ -10,6 +10,8 @@ export interface AccessRecord {
   time: string;
   listener: string;
   client: string;
+  /** The client's protocol: `HTTP/1.1`, `HTTP/1.0` (`HTTP/2` where the listener speaks it). */
+  protocol: string;
   method: string;
   target: string;
   status: number;
@@ -22,8 +24,12 @@ export interface AccessRecord {
   /** Time from sending the request to the first response byte. */
   upstreamTtfbMs: number | null;
   attempts: number;
-  /** Why the proxy answered itself, or why the exchange failed. */
+  /** Why the proxy answered itself, or why the exchange failed: a stable code (docs/errors.md). */
   error?: string;
+  /** The same in a sentence, with what was seen (which connection, which byte). */
+  errorDetail?: string;
+  /** The socket error behind it (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, ECONNRESET). */
+  errno?: string;
   /** The process that served it (nginx's $pid): tells `workers: N` apart in one log. */
   pid: number;
 }

@@ -1,6 +1,7 @@
 /**
  * The kept-alive connections to one backend endpoint (HAProxy's per-server idle pool, Go's
- * per-host idle list).
+ * per-host idle list), as an explicit state machine: one list per state (Envoy's
+ * conn_pool_base), every move through `#move`, which rejects an illegal one.
  *
  * Policy
  * - Reuse the most recently used idle connection (it is the least likely to have been closed by
@@ -13,10 +14,13 @@
  *   it is just after any probe). Under load that spares a syscall per request.
  * - An idle connection is kept for min(pool.idleTimeoutMs, backend idle - hintMarginMs), where
  *   the backend's idle time is its `Keep-Alive: timeout` hint, else what this pool has *learned*
- *   by watching the backend close idle connections, else `defaultBackendIdleMs`. So the proxy,
- *   not the backend, closes idle connections: the side that closes first never races.
+ *   by watching the backend close idle connections (idle-learner.ts), else
+ *   `defaultBackendIdleMs`. So the proxy, not the backend, closes idle connections: the side
+ *   that closes first never races.
  * - A connection returned while a caller waits (maxConnectionsPerEndpoint reached) goes straight
- *   to that caller.
+ *   to that caller. A caller that goes away cancels its want (Go's wantConn.cancel): it leaves
+ *   the queue, and a connection already being dialled for it joins the idle list for the next.
+ * - `fresh` wants (a retry after this endpoint failed) never take a pooled connection.
  * Timers are deadlines on the proxy's wheel (one write to touch, no timer per socket).
  */
 import net from 'node:net';
@@ -24,23 +28,44 @@ import tls from 'node:tls';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import { LifelineError } from '../../core/errors.js';
+import { StateTable } from '../../core/state-table.js';
+import { reasonFromError } from '../../core/close-reason.js';
+import type { CloseReason } from '../../core/close-reason.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import { isReusable, probeSocket } from '../../transport/socket-probe.js';
 import type { TlsSessionCache } from '../../transport/tls-session-cache.js';
 import type { KeepAliveHint } from '../../http/wire/index.js';
 import type { ClusterConfig, EndpointConfig } from '../config/index.js';
-import type { EndpointMetrics, UpstreamCloseReason } from '../metrics/index.js';
-import { UpstreamConnection } from './upstream-connection.js';
+import type { EndpointMetrics } from '../metrics/index.js';
+import { UpstreamConnection, UPSTREAM_TRANSITIONS } from './upstream-connection.js';
+import type { UpstreamState } from './upstream-connection.js';
+import { IdleLearner } from './idle-learner.js';
 
 /** See the policy above: reused sooner than this after release, a connection is not probed. */
 const PROBE_AFTER_IDLE_MS = 1;
 
 /**
- * Who waits for a connection. An object rather than a callback, so a client connection can be
- * its own waiter instead of holding a bound closure for its whole life.
+ * Who waits for a connection. An object rather than a callback, so an exchange can be its own
+ * waiter instead of holding a bound closure.
  */
 export interface PoolWaiter {
   onAcquired(error: Error | undefined, connection: UpstreamConnection | undefined, reused: boolean): void;
+}
+
+/** A wait for a connection that was not answered at once; `cancel()` it when the caller goes away. */
+export class PoolWant {
+  cancelled = false;
+  constructor(
+    readonly waiter: PoolWaiter,
+    readonly fresh: boolean,
+    private readonly pool: EndpointPool,
+  ) {}
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.pool.forget(this);
+  }
 }
 
 export interface PoolHost {
@@ -58,36 +83,29 @@ export interface PoolHost {
   onConnectOutcome(endpointKey: string, ok: boolean): void;
 }
 
-/** A connect attempt that failed or timed out. */
+/** A connect attempt that failed or timed out. The errno (ECONNREFUSED, ENOTFOUND) is kept. */
 export class UpstreamConnectError extends LifelineError {
+  readonly errno: string | undefined;
   constructor(endpoint: string, cause: unknown, timedOut: boolean) {
-    super(timedOut ? 'ERR_UPSTREAM_CONNECT_TIMEOUT' : 'ERR_UPSTREAM_CONNECT', `${timedOut ? 'timed out connecting' : 'could not connect'} to ${endpoint}`, { cause });
+    const errno = (cause as { code?: unknown } | undefined)?.code;
+    super(
+      timedOut ? 'ERR_UPSTREAM_CONNECT_TIMEOUT' : 'ERR_UPSTREAM_CONNECT',
+      `${timedOut ? 'timed out connecting' : 'could not connect'} to ${endpoint}${typeof errno === 'string' ? ` (${errno})` : ''}`,
+      { cause },
+    );
+    this.errno = timedOut ? 'ETIMEDOUT' : typeof errno === 'string' ? errno : undefined;
   }
 }
 
 let nextConnectionId = 1;
-/** Below this, an observed idle close is noise (a close racing a response), not a timeout. */
-const MIN_LEARNED_IDLE_MS = 100;
-/** Idle closes closer together than this are one event (a backend restarting), not timeouts. */
-const BURST_MS = 20;
-/** A learned backend idle time is forgotten after this long without a new observation. */
-const LEARNED_IDLE_TTL_MS = 60_000;
 
 export class EndpointPool {
   readonly key: string;
-  /** Idle connections, least recently used first (the MRU is at the end). */
-  readonly idle: UpstreamConnection[] = [];
-  active = 0;
-  connecting = 0;
-  /** Smallest idle time after which the backend was seen closing a connection (no hint). */
-  learnedIdleMs = Number.POSITIVE_INFINITY;
-  #learnedAtMs = 0;
-  /** One idle-close observation waiting for a second that agrees with it. */
-  #candidateMs: number | undefined;
-  #candidateAtMs = 0;
-  #lastIdleCloseMs = Number.NEGATIVE_INFINITY;
-  #waiters: PoolWaiter[] = [];
+  readonly #table = new StateTable<UpstreamState, UpstreamConnection>('upstream connection', UPSTREAM_TRANSITIONS, ['connecting', 'idle', 'active']);
+  readonly #learner: IdleLearner;
+  #wants: PoolWant[] = [];
   #closed = false;
+  #closeReason: CloseReason = 'drain';
 
   constructor(
     readonly endpoint: EndpointConfig,
@@ -98,23 +116,124 @@ export class EndpointPool {
     private readonly ca: Buffer | undefined,
   ) {
     this.key = endpoint.address;
+    this.#learner = new IdleLearner(host.clock);
   }
 
+  get idleCount(): number {
+    return this.#table.count('idle');
+  }
+  get activeCount(): number {
+    return this.#table.count('active');
+  }
+  get connectingCount(): number {
+    return this.#table.count('connecting');
+  }
   get size(): number {
-    return this.idle.length + this.active + this.connecting;
+    return this.#table.size;
+  }
+  /** Smallest idle time after which the backend was seen closing a connection (Infinity: none). */
+  get learnedIdleMs(): number {
+    return this.#learner.value();
+  }
+  /** Callers waiting for a connection. */
+  get waiting(): number {
+    return this.#wants.length;
   }
 
-  /** Hand a connection to `waiter`: an idle one when one is fit, else a new one. */
-  acquire(waiter: PoolWaiter): void {
+  /**
+   * Hand a connection to `waiter`: an idle one when one is fit (unless `fresh`), else a new one.
+   * Returns null when answered already, else the want to cancel if the caller goes away.
+   */
+  acquire(waiter: PoolWaiter, fresh = false): PoolWant | null {
     if (this.#closed) {
       waiter.onAcquired(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+      return null;
+    }
+    if (!fresh) {
+      const conn = this.#takeIdle();
+      if (conn !== undefined) {
+        waiter.onAcquired(undefined, conn, true);
+        return null;
+      }
+    }
+    const want = new PoolWant(waiter, fresh, this);
+    if (this.#atMax()) this.#wants.push(want);
+    else this.#connect(want);
+    return want;
+  }
+
+  /** @internal PoolWant.cancel: a queued want leaves the queue (a dial in progress goes idle). */
+  forget(want: PoolWant): void {
+    const at = this.#wants.indexOf(want);
+    if (at !== -1) this.#wants.splice(at, 1);
+  }
+
+  /**
+   * Take back a connection after an exchange: `reuse` when the exchange ended cleanly with known
+   * framing, else the reason it must close (`peer_close` for the backend's Connection: close,
+   * `aborted` when the proxy gave up on the exchange, ...).
+   */
+  release(conn: UpstreamConnection, outcome: 'reuse' | CloseReason, hint: KeepAliveHint | undefined, hintSeen: boolean): void {
+    conn.sink = undefined;
+    if (conn.state !== 'active') return;
+    const pool = this.cluster.pool;
+    if (this.#closed) return this.#destroy(conn, this.#closeReason);
+    if (outcome !== 'reuse') return this.#destroy(conn, outcome);
+    if (pool.maxRequestsPerConnection > 0 && conn.requests >= pool.maxRequestsPerConnection) return this.#destroy(conn, 'max_requests');
+    if (hint?.max !== undefined) conn.remainingByHint = hint.max;
+    else if (Number.isFinite(conn.remainingByHint)) conn.remainingByHint -= 1;
+    if (conn.remainingByHint <= 0) return this.#destroy(conn, 'max_requests');
+    const keepMs = this.#keepMs(hint, hintSeen);
+    if (keepMs < 1) return this.#destroy(conn, 'hint_expiry');
+
+    const want = this.#wants[0];
+    if (want !== undefined && !want.fresh) {
+      if (!isReusable(probeSocket(conn.socket))) return this.#destroy(conn, 'stale');
+      this.#wants.shift();
+      this.#activate(conn);
+      want.waiter.onAcquired(undefined, conn, true);
       return;
     }
+    this.#park(conn, keepMs);
+    this.#serveWant();
+  }
+
+  /**
+   * Drop idle connections the backend is closing (probed): after a connection to this endpoint
+   * failed, its siblings are suspect (the process may have died), and a retry must not meet one.
+   */
+  purgeIdle(): void {
+    for (const conn of this.#table.list('idle')) {
+      if (!isReusable(probeSocket(conn.socket))) this.#destroy(conn, 'stale');
+    }
+  }
+
+  /** Close idle connections now; later releases close too. Active exchanges finish. */
+  close(reason: CloseReason = 'drain'): void {
+    this.#closed = true;
+    this.#closeReason = reason;
+    for (const conn of this.#table.list('idle')) this.#destroy(conn, reason);
+    for (const want of this.#wants.splice(0)) want.waiter.onAcquired(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+  }
+
+  /** How long an idle connection may be kept: see the policy above. */
+  #keepMs(hint: KeepAliveHint | undefined, hintSeen: boolean): number {
+    const pool = this.cluster.pool;
+    const backendIdleMs = hint?.timeoutSec !== undefined ? hint.timeoutSec * 1000 : hintSeen ? pool.defaultBackendIdleMs : Math.min(this.#learner.value(), pool.defaultBackendIdleMs);
+    // The margin is at most half the backend's idle time, so a short idle time still pools.
+    return Math.min(pool.idleTimeoutMs, backendIdleMs - Math.min(pool.hintMarginMs, backendIdleMs / 2));
+  }
+
+  #atMax(): boolean {
+    const max = this.cluster.pool.maxConnectionsPerEndpoint;
+    return max > 0 && this.#table.count('active') + this.#table.count('connecting') >= max;
+  }
+
+  /** The most recently used idle connection that is fit for reuse, activated; or undefined. */
+  #takeIdle(): UpstreamConnection | undefined {
+    const idle = this.#table.list('idle');
     const now = this.host.clock.now();
-    while (this.idle.length > 0) {
-      const conn = this.idle.pop() as UpstreamConnection;
-      this.host.wheel.cancel(conn.timerId);
-      conn.timerId = -1;
+    for (let conn = idle.tail; conn !== undefined; conn = idle.tail) {
       if (now >= conn.reuseUntilMs) {
         this.#destroy(conn, 'hint_expiry');
         continue;
@@ -124,71 +243,37 @@ export class EndpointPool {
         continue;
       }
       this.#activate(conn);
-      waiter.onAcquired(undefined, conn, true);
-      return;
+      return conn;
     }
-    const max = this.cluster.pool.maxConnectionsPerEndpoint;
-    if (max > 0 && this.active + this.connecting >= max) {
-      this.#waiters.push(waiter);
-      return;
-    }
-    this.#connect(waiter);
+    return undefined;
   }
 
-  /**
-   * Take back a connection after an exchange. `reusable` is false when the exchange left it in
-   * an unknown state (error, unfinished body, `Connection: close`).
-   */
-  release(conn: UpstreamConnection, reusable: boolean, hint: KeepAliveHint | undefined, hintSeen: boolean): void {
-    conn.sink = undefined;
-    if (conn.state !== 'active') return;
-    this.active -= 1;
-    const pool = this.cluster.pool;
-    if (!reusable || this.#closed) return this.#destroy(conn, this.#closed ? 'drain' : 'remote_close', true);
-    if (pool.maxRequestsPerConnection > 0 && conn.requests >= pool.maxRequestsPerConnection) return this.#destroy(conn, 'max_requests', true);
-    if (hint?.max !== undefined) conn.remainingByHint = hint.max;
-    else if (Number.isFinite(conn.remainingByHint)) conn.remainingByHint -= 1;
-    if (conn.remainingByHint <= 0) return this.#destroy(conn, 'max_requests', true);
-    const backendIdleMs = hint?.timeoutSec !== undefined ? hint.timeoutSec * 1000 : hintSeen ? pool.defaultBackendIdleMs : Math.min(this.#learned(), pool.defaultBackendIdleMs);
-    // The margin is at most half the backend's idle time, so a short idle time still pools.
-    const keepMs = Math.min(pool.idleTimeoutMs, backendIdleMs - Math.min(pool.hintMarginMs, backendIdleMs / 2));
-    if (keepMs < 1) return this.#destroy(conn, 'hint_expiry', true);
-
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) {
-      if (isReusable(probeSocket(conn.socket))) {
-        this.#activate(conn);
-        waiter.onAcquired(undefined, conn, true);
-        return;
-      }
-      this.#waiters.unshift(waiter);
-      return this.#destroy(conn, 'stale', true);
+  #move(conn: UpstreamConnection, next: UpstreamState): void {
+    if (conn.timerId !== -1) {
+      this.host.wheel.cancel(conn.timerId);
+      conn.timerId = -1;
     }
-    const now = this.host.clock.now();
-    conn.state = 'idle';
-    conn.idleSinceMs = now;
-    conn.reuseUntilMs = now + keepMs;
-    conn.timerId = this.host.wheel.add(Math.max(1, Math.floor(keepMs)), this.#onIdleExpire, conn);
-    this.idle.push(conn);
-    if (this.idle.length > pool.maxIdlePerEndpoint) this.#destroy(this.idle.shift() as UpstreamConnection, 'evicted');
-    this.#updateGauges();
-  }
-
-  /** Close idle connections now; later releases close too. Active exchanges finish. */
-  close(reason: UpstreamCloseReason = 'drain'): void {
-    this.#closed = true;
-    while (this.idle.length > 0) this.#destroy(this.idle.pop() as UpstreamConnection, reason);
-    for (const waiter of this.#waiters.splice(0)) waiter.onAcquired(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+    this.#table.move(conn, next);
+    this.metrics.setPool(this.#table.count('idle'), this.#table.count('active'));
   }
 
   #activate(conn: UpstreamConnection): void {
-    conn.state = 'active';
+    this.#move(conn, 'active');
     conn.requests += 1;
-    this.active += 1;
-    this.#updateGauges();
   }
 
-  #connect(waiter: PoolWaiter): void {
+  /** Idle, as the most recently used, for `keepMs`; the least recently used beyond the cap closes. */
+  #park(conn: UpstreamConnection, keepMs: number): void {
+    const now = this.host.clock.now();
+    this.#move(conn, 'idle');
+    conn.idleSinceMs = now;
+    conn.reuseUntilMs = now + keepMs;
+    conn.timerId = this.host.wheel.add(Math.max(1, Math.floor(keepMs)), this.#onIdleExpire, conn);
+    const idle = this.#table.list('idle');
+    if (idle.size > this.cluster.pool.maxIdlePerEndpoint && idle.head !== undefined) this.#destroy(idle.head, 'evicted');
+  }
+
+  #connect(want: PoolWant): void {
     const { host, port } = this.endpoint;
     const upstreamTls = this.cluster.tls;
     let socket: net.Socket;
@@ -213,21 +298,20 @@ export class EndpointPool {
       socket = net.connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback } });
     }
     const conn = new UpstreamConnection(socket, nextConnectionId++, this.host.clock.now());
-    this.connecting += 1;
+    this.#table.add(conn, 'connecting');
     let settled = false;
     const finish = (error: Error | undefined): void => {
       if (settled) return;
       settled = true;
-      this.connecting -= 1;
-      this.host.wheel.cancel(conn.timerId);
-      conn.timerId = -1;
       this.host.onConnectOutcome(this.key, error === undefined);
       if (error !== undefined) {
         this.metrics.connectFailed();
-        conn.state = 'closed';
+        if (conn.timerId !== -1) this.host.wheel.cancel(conn.timerId);
+        conn.timerId = -1;
+        this.#table.move(conn, 'closed');
         socket.destroy();
-        waiter.onAcquired(error, undefined, false);
-        this.#serveWaiter();
+        if (!want.cancelled) want.waiter.onAcquired(error, undefined, false);
+        this.#serveWant();
         return;
       }
       this.metrics.connectionOpened();
@@ -235,8 +319,14 @@ export class EndpointPool {
         const k = this.cluster.tcpKeepAlive;
         setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
       }
+      if (want.cancelled) {
+        // Dialled for a caller that went away: the next caller takes it.
+        this.#park(conn, Math.max(1, this.#keepMs(undefined, false)));
+        this.#serveWant();
+        return;
+      }
       this.#activate(conn);
-      waiter.onAcquired(undefined, conn, false);
+      want.waiter.onAcquired(undefined, conn, false);
     };
     conn.timerId = this.host.wheel.add(this.cluster.timeouts.connectTimeoutMs, () => {
       conn.timerId = -1;
@@ -249,95 +339,46 @@ export class EndpointPool {
     };
     if (upstreamTls.enabled) socket.on('data', (chunk: Buffer) => onData(chunk, false));
     socket.on('drain', () => conn.sink?.onUpstreamDrain());
-    let failure: Error | undefined;
     socket.on('error', (error: Error) => {
-      failure = error;
+      conn.failure = error;
       if (!settled) finish(new UpstreamConnectError(this.key, error, false));
     });
     socket.on('end', () => {
       // The backend closed its side. Idle: it timed out the connection; learn how long it waits.
-      if (conn.state === 'idle') this.#learn(conn);
+      if (conn.state === 'idle') this.#learner.observe(this.host.clock.now() - conn.idleSinceMs);
       socket.end();
     });
-    socket.on('close', () => this.#onClose(conn, failure));
+    socket.on('close', () => this.#onClose(conn));
   }
 
-  /**
-   * Learn from idle connections the backend closed. A backend with an idle timeout closes every
-   * idle connection at about the same age, so a value is learned only when two closes agree
-   * (within half of each other); one close may as well be a restart. Several idle connections
-   * closed at once are a restart or shutdown (each timeout runs on its own clock) and teach
-   * nothing. A learned value is forgotten after LEARNED_IDLE_TTL_MS without a new observation.
-   */
-  #learn(conn: UpstreamConnection): void {
-    const now = this.host.clock.now();
-    const idleMs = now - conn.idleSinceMs;
-    const burst = now - this.#lastIdleCloseMs < BURST_MS;
-    this.#lastIdleCloseMs = now;
-    if (burst) {
-      this.#candidateMs = undefined;
-      return;
-    }
-    if (idleMs < MIN_LEARNED_IDLE_MS) return;
-    const candidate = this.#candidateMs;
-    if (candidate !== undefined && Math.abs(idleMs - candidate) <= Math.max(idleMs, candidate) / 2 && now - this.#candidateAtMs < LEARNED_IDLE_TTL_MS) {
-      const learned = Math.min(idleMs, candidate);
-      if (learned < this.#learned() || now - this.#learnedAtMs > LEARNED_IDLE_TTL_MS / 2) this.learnedIdleMs = learned;
-      this.#learnedAtMs = now;
-      this.#candidateMs = undefined;
-      return;
-    }
-    this.#candidateMs = idleMs;
-    this.#candidateAtMs = now;
-  }
-
-  #learned(): number {
-    if (Number.isFinite(this.learnedIdleMs) && this.host.clock.now() - this.#learnedAtMs > LEARNED_IDLE_TTL_MS) this.learnedIdleMs = Number.POSITIVE_INFINITY;
-    return this.learnedIdleMs;
-  }
-
-  #onClose(conn: UpstreamConnection, failure: Error | undefined): void {
+  #onClose(conn: UpstreamConnection): void {
     const previous = conn.state;
-    conn.state = 'closed';
-    if (conn.timerId !== -1) {
-      this.host.wheel.cancel(conn.timerId);
-      conn.timerId = -1;
+    if (previous === 'closed') {
+      // Closed by the pool (#destroy) or a failed connect: counted there, or as a connect failure.
+      if (conn.closeReason !== undefined) this.metrics.connectionClosed(conn.closeReason, conn.requests);
+      return;
     }
-    if (previous === 'connecting') return; // counted as a connect failure
-    if (previous === 'idle') {
-      const at = this.idle.indexOf(conn);
-      if (at !== -1) this.idle.splice(at, 1);
-    }
+    const failure = conn.failure;
+    const reason: CloseReason = failure === undefined ? 'peer_close' : reasonFromError(failure);
+    this.#move(conn, 'closed');
     if (previous === 'active') {
-      this.active -= 1;
       this.metrics.destroyedByRemoteWithActiveRequest();
       const sink = conn.sink;
       conn.sink = undefined;
       // undefined for a clean close (FIN): the end of a close-delimited response, for instance.
       sink?.onUpstreamClose(failure);
     }
-    const reason: UpstreamCloseReason = (conn.closeReason as UpstreamCloseReason | undefined) ?? (failure === undefined ? 'remote_close' : 'error');
     this.metrics.connectionClosed(reason, conn.requests);
-    this.#updateGauges();
-    this.#serveWaiter();
+    this.#serveWant();
   }
 
-  /** `released`: the connection was active and `active` was already decremented. */
-  #destroy(conn: UpstreamConnection, reason: UpstreamCloseReason, released = false): void {
+  /** Close a connection for `reason` (counted when its socket reports 'close'). */
+  #destroy(conn: UpstreamConnection, reason: CloseReason): void {
     if (conn.state === 'closed') return;
-    if (conn.timerId !== -1) {
-      this.host.wheel.cancel(conn.timerId);
-      conn.timerId = -1;
-    }
-    if (released) conn.state = 'idle'; // so 'close' does not count it as active again
-    if (conn.state === 'idle') {
-      const at = this.idle.indexOf(conn);
-      if (at !== -1) this.idle.splice(at, 1);
-    }
+    this.#move(conn, 'closed');
     conn.closeReason = reason;
     conn.sink = undefined;
     conn.socket.destroy();
-    this.#updateGauges();
   }
 
   readonly #onIdleExpire = (_id: number, data: unknown): void => {
@@ -346,15 +387,19 @@ export class EndpointPool {
     this.#destroy(conn, 'idle_timeout');
   };
 
-  #serveWaiter(): void {
-    if (this.#waiters.length === 0 || this.#closed) return;
-    const max = this.cluster.pool.maxConnectionsPerEndpoint;
-    if (max > 0 && this.active + this.connecting >= max) return;
-    const waiter = this.#waiters.shift() as PoolWaiter;
-    this.#connect(waiter);
-  }
-
-  #updateGauges(): void {
-    this.metrics.setPool(this.idle.length, this.active);
+  /** A slot may be free: dial for the longest-waiting want (a pooled connection, when not fresh). */
+  #serveWant(): void {
+    if (this.#closed) return;
+    while (this.#wants.length > 0 && !this.#atMax()) {
+      const want = this.#wants.shift() as PoolWant;
+      if (!want.fresh) {
+        const conn = this.#takeIdle();
+        if (conn !== undefined) {
+          want.waiter.onAcquired(undefined, conn, true);
+          continue;
+        }
+      }
+      this.#connect(want);
+    }
   }
 }

@@ -4,21 +4,16 @@
  * error code (ERR_HTTP_CL_TE, ...). Same rule as upstream: methods are field increments, kept
  * objects, values read at scrape time.
  *
- * Close reasons are the server policy's own (`CloseReason` of lifeline/server), so the proxy's
- * client side counts exactly what that layer reports; labels spell them in snake_case.
+ * Close reasons are lifeline's one vocabulary (`CloseReason` of lifeline/core), as every layer
+ * counts them.
  */
-import { CLOSE_REASONS } from '../../http/server/server-stats.js';
-import type { CloseReason } from '../../http/server/server-stats.js';
+import { CLOSE_REASON_NAMES } from '../../core/close-reason.js';
+import type { CloseReason } from '../../core/close-reason.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import type { HistogramSnapshot } from './bucket-histogram.js';
 
 export type DownstreamCloseReason = CloseReason;
-export const DOWNSTREAM_CLOSE_REASONS: readonly DownstreamCloseReason[] = CLOSE_REASONS;
-
-/** `idleTimeout` -> `idle_timeout`. */
-export function snakeCase(reason: string): string {
-  return reason.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
+export const DOWNSTREAM_CLOSE_REASONS: readonly DownstreamCloseReason[] = CLOSE_REASON_NAMES;
 
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
@@ -45,7 +40,7 @@ export interface ListenerStats {
 /**
  * @example
  *   const m = metrics.listener('main'); // once per listener
- *   m.connectionAccepted(); m.request(200, 1.7); m.connectionClosed('idleTimeout');
+ *   m.connectionAccepted(); m.request(200, 1.7); m.connectionClosed('idle_timeout');
  */
 export class ListenerMetrics {
   readonly name: string;

@@ -27,7 +27,7 @@ import { InvalidOptionError } from '../../core/errors.js';
 import { rejectUnknown } from '../../core/options.js';
 import { collectedCounter, collectedGauge, CollectedHistogram } from './collected-metrics.js';
 import type { HistogramSample, Sample } from './collected-metrics.js';
-import { DOWNSTREAM_CLOSE_REASONS, DURATION_BUCKETS_SECONDS, ListenerMetrics, snakeCase, STATUS_CLASSES } from './listener-metrics.js';
+import { DOWNSTREAM_CLOSE_REASONS, DURATION_BUCKETS_SECONDS, ListenerMetrics, STATUS_CLASSES } from './listener-metrics.js';
 import type { ListenerStats } from './listener-metrics.js';
 import { ClusterMetrics, REQUESTS_PER_CONNECTION_BUCKETS, UPSTREAM_CLOSE_REASONS } from './upstream-metrics.js';
 import type { ClusterStats, EndpointMetrics, EndpointStats } from './upstream-metrics.js';
@@ -45,7 +45,6 @@ export interface ProxyStats {
   downstream: Record<string, ListenerStats>;
 }
 
-const DOWNSTREAM_REASON_LABELS = new Map(DOWNSTREAM_CLOSE_REASONS.map((r) => [r, snakeCase(r)]));
 
 /**
  * @example
@@ -209,7 +208,7 @@ export class ProxyMetrics {
     perListener('downstream_cx_total', 'Downstream connections accepted.', ['listener'], false, (l, s) => [{ labels: l.labels, value: s.cxTotal }]);
     perListener('downstream_cx_active', 'Downstream connections open.', ['listener'], true, (l, s) => [{ labels: l.labels, value: s.cxActive }]);
     perListener('downstream_cx_closed_total', 'Downstream connections closed, by reason.', ['listener', 'reason'], false, (l, s) =>
-      DOWNSTREAM_CLOSE_REASONS.map((r) => ({ labels: { ...l.labels, reason: DOWNSTREAM_REASON_LABELS.get(r) ?? r }, value: s.cxClosed[r] })),
+      DOWNSTREAM_CLOSE_REASONS.map((r) => ({ labels: { ...l.labels, reason: r }, value: s.cxClosed[r] })),
     );
     perListener('downstream_rq_total', 'Downstream responses, by status class.', ['listener', 'status_class'], false, (l, s) =>
       STATUS_CLASSES.map((c) => ({ labels: { ...l.labels, status_class: c }, value: s.rq[c] })),

@@ -6,34 +6,13 @@
  * field increment, no label lookup, no allocation. Values reach Prometheus at scrape time.
  */
 import { BucketHistogram } from './bucket-histogram.js';
+import { CLOSE_REASON_NAMES } from '../../core/close-reason.js';
+import type { CloseReason } from '../../core/close-reason.js';
 import type { HistogramSnapshot } from './bucket-histogram.js';
 
-/** Why an upstream connection ended. Each closed connection is counted under exactly one. */
-export type UpstreamCloseReason =
-  /** Idle longer than the pool's idle timeout. */
-  | 'idle_timeout'
-  /** Idle past the backend's `Keep-Alive: timeout` hint minus the margin. */
-  | 'hint_expiry'
-  /** Served its maximum number of requests (config or `Keep-Alive: max`). */
-  | 'max_requests'
-  /** Older than the maximum connection age. */
-  | 'max_age'
-  /** The backend closed it (FIN or `Connection: close`). */
-  | 'remote_close'
-  /** Found dead (FIN, RST, stray bytes) when about to be reused, or failed before any response byte on reuse. */
-  | 'stale'
-  /** A socket or protocol error. */
-  | 'error'
-  /** Closed by the pool to make room (idle cap or LRU). */
-  | 'evicted'
-  /** Closed because the endpoint or cluster is draining (removed by a reload, shutdown). */
-  | 'drain'
-  /** Closed because the endpoint went down (health check or ejection). */
-  | 'health';
-
-export const UPSTREAM_CLOSE_REASONS: readonly UpstreamCloseReason[] = [
-  'idle_timeout', 'hint_expiry', 'max_requests', 'max_age', 'remote_close', 'stale', 'error', 'evicted', 'drain', 'health',
-];
+/** Why an upstream connection ended (lifeline's one vocabulary). Each closed connection is counted under exactly one. */
+export type UpstreamCloseReason = CloseReason;
+export const UPSTREAM_CLOSE_REASONS: readonly UpstreamCloseReason[] = CLOSE_REASON_NAMES;
 
 /** Upper bounds of the requests-per-connection histogram (powers of two, as the server policy's). */
 export const REQUESTS_PER_CONNECTION_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384];
