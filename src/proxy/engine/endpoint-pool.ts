@@ -189,8 +189,9 @@ export class EndpointPool {
     const want = this.#wants[0];
     if (want !== undefined && !want.fresh) {
       if (!isReusable(probeSocket(conn.socket))) return this.#destroy(conn, 'stale');
+      // Straight from one exchange to the next: it stays active.
       this.#wants.shift();
-      this.#activate(conn);
+      conn.requests += 1;
       want.waiter.onAcquired(undefined, conn, true);
       return;
     }
