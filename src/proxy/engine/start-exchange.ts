@@ -7,6 +7,7 @@
 import { buildRequestHead } from '../../http/wire/index.js';
 import type { RequestHead } from '../../http/wire/index.js';
 import { Exchange } from './exchange.js';
+import { logExchange } from './exchange-log.js';
 import type { ClientSide } from './client-side.js';
 import type { ListenerContext } from './listener-context.js';
 
@@ -68,25 +69,16 @@ export function startExchange(ctx: ListenerContext, client: ClientSide, head: Re
 
 /** The access-log line and metrics of a local answer (an Exchange logs its own). */
 export function logLocalAnswer(ctx: ListenerContext, client: ClientSide, head: RequestHead, answer: LocalAnswer, bytesOut: number): void {
-  const durationMs = ctx.clock.now() - answer.startedMs;
-  ctx.metrics.request(answer.status, durationMs);
-  if (!ctx.accessLog.enabled) return;
-  ctx.accessLog.write({
-    time: new Date().toISOString(),
-    listener: ctx.listenerName,
-    client: client.clientAddress,
-    protocol: client.protocol,
-    method: head.method,
-    target: head.target,
+  logExchange(ctx, client, head, null, {
+    startedMs: answer.startedMs,
     status: answer.status,
-    durationMs: Math.round(durationMs * 1000) / 1000,
     bytesOut,
-    cluster: null,
     upstream: null,
     upstreamReused: false,
-    upstreamTtfbMs: null,
+    ttfbMs: null,
     attempts: 0,
     error: answer.code,
-    pid: process.pid,
+    errorDetail: null,
+    errno: null,
   });
 }
