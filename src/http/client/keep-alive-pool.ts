@@ -29,6 +29,7 @@ import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { ClosedError } from '../../core/errors.js';
+import { canRetry } from '../retry-rule.js';
 import { TimerWheel } from '../../core/timer-wheel.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { AgentSettings } from './agent-options.js';
@@ -49,7 +50,8 @@ interface Deferred {
   immediate: NodeJS.Immediate | undefined;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** One retry after a stale reused socket: the first attempt and the re-sent one. */
+const MAX_ATTEMPTS = 2;
 
 export class KeepAlivePool {
   readonly #agent: AgentInternals & EventEmitter;
@@ -356,14 +358,24 @@ export class KeepAlivePool {
     meta.guard = undefined;
     meta.closeReason ??= 'stale';
     const stats = meta.origin.stats;
-    const replayable = guard.bytes === 0 || (IDEMPOTENT.has(r.method) && r.finished && !guard.overflow);
+    const decision = canRetry({
+      method: r.method,
+      reusedConnection: true,
+      requestBytesWritten: guard.bytes > 0,
+      replayable: r.finished && !guard.overflow,
+      // The guard disarms itself at the first response byte, so it never reports after one.
+      responseBytesReceived: false,
+      failure: signal.event === 'error' ? 'reset' : 'closed-before-response',
+      attempts: this.#retried.has(guard.req) ? MAX_ATTEMPTS : 1,
+      maxAttempts: MAX_ATTEMPTS,
+    });
     const publish = (action: 'retried' | 'failed'): void => {
       if (!channels.stale.hasSubscribers) return;
       channels.stale.publish({
         agent: this.#agent, origin: stats.origin, socket: guard.socket, phase: 'before-response', action, method: r.method, cause: signal.error,
       });
     };
-    if (replayable && !this.#retried.has(guard.req)) {
+    if (decision.retry) {
       stats.retries++;
       publish('retried');
       this.#retried.add(guard.req);
