@@ -28,12 +28,13 @@ import type { EventEmitter } from 'node:events';
 import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { closeSide } from '../../core/close-reason.js';
 import { ClosedError } from '../../core/errors.js';
 import { canRetry } from '../retry-rule.js';
 import { TimerWheel } from '../../core/timer-wheel.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { AgentSettings } from './agent-options.js';
-import { channels, emptyOriginStats } from './agent-stats.js';
+import { channels, emptyOriginStats, errorCloseReason } from './agent-stats.js';
 import type { CloseReason, OriginStats } from './agent-stats.js';
 import type { AgentInternals, ConnectOptions } from './node-internals.js';
 import { normalizeServerName, removeFrom, requestInternals, socketInternals } from './node-internals.js';
@@ -106,8 +107,8 @@ export class KeepAlivePool {
     const meta: SocketMeta = {
       socket, name: options._agentKey ?? this.#agent.getName(options), origin, options, createdAt: this.#s.clock.now(),
       state: 'connecting', requests: 0, requestsLeft: Number.POSITIVE_INFINITY, hintTimeoutMs: Number.POSITIVE_INFINITY,
-      idleDeadline: 0, idleReason: 'idle-timeout', timerId: -1, freedTurn: -1, req: undefined, guard: undefined, carriesRetry: false,
-      closeReason: undefined, peerEnded: false, errored: false,
+      idleDeadline: 0, idleReason: 'idle_timeout', timerId: -1, freedTurn: -1, req: undefined, guard: undefined, carriesRetry: false,
+      closeReason: undefined, peerEnded: false, errorReason: undefined,
       onIdleData: () => {
         if (meta.state !== 'idle') return;
         this.#discardStale(meta, 'unexpected bytes while idle');
@@ -118,13 +119,13 @@ export class KeepAlivePool {
     origin.stats.newConnections++;
     socket.once('close', (hadError: boolean) => this.#onClose(meta, hadError));
     // Permanent: a dead idle (or detached) socket must never crash the process with 'error'.
-    socket.on('error', () => {
-      meta.errored = true;
-      if (meta.state === 'idle') this.#closeIdle(meta, 'error');
+    socket.on('error', (error: unknown) => {
+      const reason = (meta.errorReason ??= errorCloseReason(error));
+      if (meta.state === 'idle') this.#closeIdle(meta, reason);
     });
     socket.on('end', () => {
       meta.peerEnded = true;
-      if (meta.state === 'idle') this.#closeIdle(meta, 'server-close');
+      if (meta.state === 'idle') this.#closeIdle(meta, 'peer_close');
     });
     if (socket instanceof TLSSocket) {
       socket.once('secureConnect', () => {
@@ -170,7 +171,7 @@ export class KeepAlivePool {
     });
     removeFrom(this.#agent.sockets, meta.name, socket);
     socket.setTimeout(0);
-    const reason = this.#destroyed ? 'agent-destroy' : whyNotKeep(meta, req, this.#s, this.#onMalformedHint);
+    const reason = this.#destroyed ? 'shutdown' : whyNotKeep(meta, req, this.#s, this.#onMalformedHint);
     if (reason !== undefined) {
       this.#close(meta, reason);
       return;
@@ -186,7 +187,7 @@ export class KeepAlivePool {
     }
     const free = this.#agent.freeSockets[meta.name] ?? [];
     if (free.length >= this.#s.maxFreeSockets) {
-      this.#close(meta, 'pool-full');
+      this.#close(meta, 'evicted');
       return;
     }
     this.#enterIdle(meta, free);
@@ -214,7 +215,7 @@ export class KeepAlivePool {
     const closed = new ClosedError(this.#where);
     for (const d of this.#deferred) {
       if (d.immediate !== undefined) clearImmediate(d.immediate);
-      d.meta.closeReason ??= 'agent-destroy';
+      d.meta.closeReason ??= 'shutdown';
       d.meta.socket.destroy();
       requestInternals(d.req).onSocket(null, closed);
     }
@@ -226,7 +227,7 @@ export class KeepAlivePool {
     }
     for (const origin of this.#origins.values()) {
       for (const meta of origin.live) {
-        meta.closeReason ??= 'agent-destroy';
+        meta.closeReason ??= 'shutdown';
         this.#leaveIdle(meta);
       }
     }
@@ -307,7 +308,7 @@ export class KeepAlivePool {
         return;
       }
       removeFrom(this.#agent.sockets, meta.name, meta.socket);
-      if (dead === 'idle-timeout' || dead === 'hint-expiry' || dead === 'ttl') this.#close(meta, dead);
+      if (dead === 'idle_timeout' || dead === 'hint_expiry' || dead === 'max_age') this.#close(meta, dead);
       else this.#discardStale(meta, dead);
       this.#acquire(req, meta.name, options);
     };
@@ -472,7 +473,9 @@ export class KeepAlivePool {
     meta.origin.live.delete(meta);
     meta.origin.stats.closes[reason]++;
     if (channels.close.hasSubscribers) {
-      channels.close.publish({ agent: this.#agent, origin: meta.origin.stats.origin, socket: meta.socket, reason, requests: meta.requests });
+      channels.close.publish({
+        agent: this.#agent, origin: meta.origin.stats.origin, socket: meta.socket, closeReason: reason, side: closeSide(reason), requests: meta.requests,
+      });
     }
   }
 
@@ -502,7 +505,7 @@ export class KeepAlivePool {
       const socket = this.#agent.freeSockets[other]?.[0];
       const meta = socket === undefined ? undefined : this.#metas.get(socket);
       if (meta !== undefined) {
-        this.#closeIdle(meta, 'pool-full');
+        this.#closeIdle(meta, 'evicted');
         return;
       }
     }
