@@ -13,29 +13,20 @@ import type { CloseReason, OriginStats } from './agent-stats.js';
 import { parseKeepAliveHint } from './keep-alive-hint.js';
 import type { ConnectOptions } from './node-internals.js';
 import { requestInternals, socketInternals } from './node-internals.js';
+import type { PoolEntry } from './pool-table.js';
 import type { ReuseGuard } from './reuse-guard.js';
 
-/** A socket's lifecycle, changed only by the pool. */
-export type SocketState = 'connecting' | 'active' | 'idle' | 'reserved' | 'closed';
-
-export interface SocketMeta {
+/** One pooled socket: the table's entry plus what the agent needs to run it. */
+export interface SocketMeta extends PoolEntry {
   readonly socket: Socket;
-  /** Node's agent key (`getName`). */
-  readonly name: string;
   readonly origin: OriginRecord;
   readonly options: ConnectOptions;
   readonly createdAt: number;
-  state: SocketState;
   requests: number;
   /** Requests still allowed by the server's `Keep-Alive: max`. */
   requestsLeft: number;
   /** From the last `Keep-Alive: timeout` hint, minus the margin (Infinity: no hint). */
   hintTimeoutMs: number;
-  /** Absolute clock ms when the idle socket must no longer be used (0: never idle yet). */
-  idleDeadline: number;
-  idleReason: CloseReason;
-  /** Timer wheel id of the idle deadline, -1 when none. */
-  timerId: number;
   req: ClientRequest | undefined;
   guard: ReuseGuard | undefined;
   /** The pool's event-loop turn when the socket last went free. */
@@ -52,7 +43,6 @@ export interface SocketMeta {
 
 export interface OriginRecord {
   readonly stats: OriginStats;
-  readonly live: Set<SocketMeta>;
 }
 
 /**
@@ -140,12 +130,20 @@ export function inferCloseReason(meta: SocketMeta, hadError: boolean): CloseReas
   return 'aborted';
 }
 
-/** A copy of an origin's counters with its gauges filled in. */
-export function snapshot(origin: OriginRecord): OriginStats {
-  const out = { ...origin.stats, closes: { ...origin.stats.closes }, socketsActive: 0, socketsFree: 0 };
-  for (const meta of origin.live) {
-    if (meta.state === 'idle') out.socketsFree++;
-    else if (meta.state !== 'closed') out.socketsActive++;
+/** A copy of every origin's counters with its gauges filled in from the live sockets. */
+export function snapshot(origins: Iterable<[string, OriginRecord]>, live: readonly SocketMeta[]): Record<string, OriginStats> {
+  const out: Record<string, OriginStats> = {};
+  const byRecord = new Map<OriginRecord, OriginStats>();
+  for (const [key, origin] of origins) {
+    const copy = { ...origin.stats, closes: { ...origin.stats.closes }, socketsActive: 0, socketsFree: 0 };
+    out[key] = copy;
+    byRecord.set(origin, copy);
+  }
+  for (const meta of live) {
+    const copy = byRecord.get(meta.origin);
+    if (copy === undefined || meta.state === 'closing' || meta.state === 'closed') continue;
+    if (meta.state === 'idle') copy.socketsFree++;
+    else copy.socketsActive++;
   }
   return out;
 }
