@@ -5,9 +5,8 @@
  * drop-ins, so the policy lives here and the two classes delegate their hooks (`addRequest`,
  * the `'free'` event, `removeSocket`, `createConnection`, `destroy`) to it. It keeps Node's own
  * dictionaries (`sockets`, `freeSockets`, `requests`) exact, so code that inspects an agent still
- * sees the truth: they mirror the PoolTable's states (`sockets` = connecting, active and reserved;
- * `freeSockets` = idle), synced in `#onMove`, the side effects of the table's one transition
- * function.
+ * sees the truth: they mirror the PoolTable's states, synced by `mirrorMove` on every move of
+ * the table's one transition function.
  *
  * Policy (docs/agent.md has the user-facing rules):
  * - Socket states and their moves: PoolTable (pool-table.ts). Idle sockets are unref'd.
@@ -36,9 +35,8 @@ import type { AgentSettings } from './agent-options.js';
 import { channels, emptyOriginStats, errorCloseReason } from './agent-stats.js';
 import type { CloseReason, OriginStats } from './agent-stats.js';
 import type { AgentInternals, ConnectOptions } from './node-internals.js';
-import { normalizeServerName, removeFrom, requestInternals, socketInternals } from './node-internals.js';
+import { mirrorMove, normalizeServerName, removeFrom, requestInternals, socketInternals } from './node-internals.js';
 import { PoolTable } from './pool-table.js';
-import type { SocketState } from './pool-table.js';
 import { RequestQueue } from './request-queue.js';
 import type { QueuedRequest } from './request-queue.js';
 import { ReuseGuard } from './reuse-guard.js';
@@ -51,11 +49,6 @@ interface Deferred {
   readonly meta: SocketMeta;
   readonly options: ConnectOptions;
   immediate: NodeJS.Immediate | undefined;
-}
-
-/** Node's `sockets` dictionary holds a socket in these states; `freeSockets` in `idle`. */
-function inNodeSockets(state: SocketState): boolean {
-  return state === 'connecting' || state === 'active' || state === 'reserved';
 }
 
 export class KeepAlivePool {
@@ -85,7 +78,7 @@ export class KeepAlivePool {
       maxTotalSockets: settings.maxTotalSockets,
       scheduling: settings.scheduling,
       onIdleExpire: (meta, reason) => this.#close(meta, reason),
-      onMove: this.#onMove,
+      onMove: (meta, from, to) => mirrorMove(agent, meta, from, to),
     });
     this.#queue = new RequestQueue(agent, this.#table);
     this.#retry = new StaleRetry(agent, {
@@ -241,24 +234,6 @@ export class KeepAlivePool {
   stats(): Record<string, OriginStats> {
     return snapshot(this.#origins, this.#table.entries());
   }
-
-  /** Side effects of every move: Node's dictionaries, ref/unref, the idle data watch. */
-  readonly #onMove = (meta: SocketMeta, from: SocketState, to: SocketState): void => {
-    const socket = meta.socket;
-    if (from === 'idle') {
-      removeFrom(this.#agent.freeSockets, meta.key, socket);
-      socket.off('data', meta.onIdleData);
-    }
-    if (inNodeSockets(from) && !inNodeSockets(to)) removeFrom(this.#agent.sockets, meta.key, socket);
-    if (!inNodeSockets(from) && inNodeSockets(to)) (this.#agent.sockets[meta.key] ??= []).push(socket);
-    if (to === 'idle') {
-      (this.#agent.freeSockets[meta.key] ??= []).push(socket);
-      socket.unref();
-      socket.on('data', meta.onIdleData);
-    } else if (to === 'active' || to === 'reserved') {
-      socket.ref();
-    }
-  };
 
   #origin(options: ConnectOptions): OriginRecord {
     const host = typeof options.host === 'string' ? options.host : 'localhost';
