@@ -2,11 +2,11 @@
 // every combination of facts must keep (checked over the whole product of the facts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IDEMPOTENT_METHODS, RETRY_FAILURE_KINDS, canRetry } from '../src/http/retry-rule.js';
-import type { RetryFacts, RetryFailureKind } from '../src/http/retry-rule.js';
+import { IDEMPOTENT_METHODS, RETRY_FAILURES, canRetry } from '../src/http/retry-rule.js';
+import type { RetryFacts, RetryFailure } from '../src/http/retry-rule.js';
 
 const base: RetryFacts = {
-  method: 'GET', reusedConnection: true, requestBytesWritten: true, replayable: true, responseBytesReceived: false,
+  method: 'GET', reusedConnection: true, written: true, replayable: true, responseStarted: false,
   failure: 'reset', attempts: 1, maxAttempts: 2,
 };
 
@@ -26,18 +26,22 @@ describe('retry rule: truth table', () => {
     ['GET reset, not replayable (over the limit)', { replayable: false }, false, 'not-replayable'],
     ['POST reset after writing', { method: 'POST' }, false, 'not-idempotent'],
     ['PATCH closed after writing', { method: 'PATCH', failure: 'closed-before-response' }, false, 'not-idempotent'],
-    ['POST reset before any byte written', { method: 'POST', requestBytesWritten: false, replayable: false }, true, 'nothing-written'],
-    ['POST closed before any byte written', { method: 'POST', requestBytesWritten: false, failure: 'closed-before-response' }, true, 'nothing-written'],
+    ['POST reset before any byte written', { method: 'POST', written: false, replayable: false }, true, 'nothing-written'],
+    ['POST closed before any byte written', { method: 'POST', written: false, failure: 'closed-before-response' }, true, 'nothing-written'],
     ['POST connect failure', { method: 'POST', failure: 'connect-failure', replayable: false }, true, 'connect-failure'],
     ['CONNECT connect failure on a fresh connection', { method: 'CONNECT', failure: 'connect-failure', reusedConnection: false }, true, 'connect-failure'],
-    ['GET after a response byte', { responseBytesReceived: true }, false, 'response-started'],
-    ['GET connect failure never reaches here after a response byte', { responseBytesReceived: true, failure: 'connect-failure' }, false, 'response-started'],
-    ['POST after a response byte, nothing written (impossible, still no)', { method: 'POST', responseBytesReceived: true, requestBytesWritten: false }, false, 'response-started'],
+    ['GET after a response byte', { responseStarted: true }, false, 'response-started'],
+    ['GET connect failure never reaches here after a response byte', { responseStarted: true, failure: 'connect-failure' }, false, 'response-started'],
+    ['POST after a response byte, nothing written (impossible, still no)', { method: 'POST', responseStarted: true, written: false }, false, 'response-started'],
     ['GET response timeout, replayable', { failure: 'response-timeout' }, true, 'idempotent-replayable'],
     ['GET response timeout, not replayable', { failure: 'response-timeout', replayable: false }, false, 'not-replayable'],
     ['POST response timeout', { method: 'POST', failure: 'response-timeout' }, false, 'not-idempotent'],
-    ['POST response timeout, nothing written', { method: 'POST', failure: 'response-timeout', requestBytesWritten: false }, false, 'not-idempotent'],
+    ['POST response timeout, nothing written', { method: 'POST', failure: 'response-timeout', written: false }, false, 'not-idempotent'],
     ['PUT reset, replayable', { method: 'PUT' }, true, 'idempotent-replayable'],
+    ['GET retryable status, replayable', { failure: 'status' }, true, 'idempotent-replayable'],
+    ['GET retryable status, not replayable', { failure: 'status', replayable: false }, false, 'not-replayable'],
+    ['POST retryable status', { method: 'POST', failure: 'status' }, false, 'not-idempotent'],
+    ['GET status after the response was passed on', { failure: 'status', responseStarted: true }, false, 'response-started'],
     ['lower-case get is not GET', { method: 'get' }, false, 'not-idempotent'],
     ['budget spent: second attempt of two', { attempts: 2 }, false, 'budget-exhausted'],
     ['budget spent even for a connect failure', { attempts: 2, failure: 'connect-failure' }, false, 'budget-exhausted'],
@@ -52,7 +56,7 @@ describe('retry rule: truth table', () => {
   }
 
   it('a retry avoids the endpoint that failed; no retry avoids nothing', () => {
-    for (const failure of RETRY_FAILURE_KINDS) {
+    for (const failure of RETRY_FAILURES) {
       assert.equal(canRetry({ ...base, failure }).avoidEndpoint, true, failure);
       assert.equal(canRetry({ ...base, failure, attempts: 2 }).avoidEndpoint, false, failure);
     }
@@ -65,12 +69,12 @@ describe('retry rule: properties over every combination', () => {
   const all: RetryFacts[] = [];
   for (const method of methods) {
     for (const reusedConnection of bools) {
-      for (const requestBytesWritten of bools) {
+      for (const written of bools) {
         for (const replayable of bools) {
-          for (const responseBytesReceived of bools) {
-            for (const failure of RETRY_FAILURE_KINDS as RetryFailureKind[]) {
+          for (const responseStarted of bools) {
+            for (const failure of RETRY_FAILURES as RetryFailure[]) {
               for (const [attempts, maxAttempts] of [[1, 1], [1, 2], [2, 2], [1, 3], [3, 3]] as const) {
-                all.push({ method, reusedConnection, requestBytesWritten, replayable, responseBytesReceived, failure, attempts, maxAttempts });
+                all.push({ method, reusedConnection, written, replayable, responseStarted, failure, attempts, maxAttempts });
               }
             }
           }
@@ -80,26 +84,26 @@ describe('retry rule: properties over every combination', () => {
   }
 
   it('covers the whole product', () => {
-    assert.equal(all.length, 9 * 2 * 2 * 2 * 2 * 4 * 5);
+    assert.equal(all.length, 9 * 2 * 2 * 2 * 2 * 5 * 5);
   });
 
   it('never retries after a response byte, nor beyond the budget', () => {
     for (const f of all) {
-      if (f.responseBytesReceived || f.attempts >= f.maxAttempts) assert.equal(canRetry(f).retry, false, JSON.stringify(f));
+      if (f.responseStarted || f.attempts >= f.maxAttempts) assert.equal(canRetry(f).retry, false, JSON.stringify(f));
     }
   });
 
   it('never re-sends written bytes of a non-idempotent or non-replayable request', () => {
     for (const f of all) {
-      if (f.failure === 'connect-failure' || !f.requestBytesWritten) continue;
+      if (f.failure === 'connect-failure' || !f.written) continue;
       if (!IDEMPOTENT_METHODS.has(f.method) || !f.replayable) assert.equal(canRetry(f).retry, false, JSON.stringify(f));
     }
   });
 
   it('always retries, within budget and before a response, a connect failure or an unwritten request (but a timed-out non-idempotent one)', () => {
     for (const f of all) {
-      if (f.responseBytesReceived || f.attempts >= f.maxAttempts) continue;
-      const unwritten = !f.requestBytesWritten && !(f.failure === 'response-timeout' && !IDEMPOTENT_METHODS.has(f.method));
+      if (f.responseStarted || f.attempts >= f.maxAttempts) continue;
+      const unwritten = !f.written && !(f.failure === 'response-timeout' && !IDEMPOTENT_METHODS.has(f.method));
       if (f.failure === 'connect-failure' || unwritten) assert.equal(canRetry(f).retry, true, JSON.stringify(f));
     }
   });

@@ -60,10 +60,10 @@ export class StaleRetry {
     const decision = canRetry({
       method: r.method,
       reusedConnection: true,
-      requestBytesWritten: guard.bytes > 0,
+      written: guard.bytes > 0,
       replayable: r.finished && !guard.overflow,
       // The guard disarms itself at the first response byte, so it never reports after one.
-      responseBytesReceived: false,
+      responseStarted: false,
       failure: signal.event === 'error' ? 'reset' : 'closed-before-response',
       attempts: this.#retried.has(guard.req) ? MAX_ATTEMPTS : 1,
       maxAttempts: MAX_ATTEMPTS,
