@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../src/core/fake-clock.js';
 import { IllegalTransitionError } from '../src/core/state-table.js';
+import type { AgentSettings } from '../src/http/client/agent-options.js';
 import type { CloseReason } from '../src/http/client/agent-stats.js';
 import { PoolTable, SOCKET_TRANSITIONS } from '../src/http/client/pool-table.js';
 import type { PoolEntry, SocketState, Waiter } from '../src/http/client/pool-table.js';
+import { idleBound } from '../src/http/client/socket-rules.js';
+import type { SocketMeta } from '../src/http/client/socket-rules.js';
 
 interface Entry extends PoolEntry {
   readonly id: string;
@@ -128,6 +131,32 @@ describe('PoolTable: idle deadlines', () => {
     assert.deepEqual(expired, [['b', 'hint_expiry']]);
     clock.advance(3000);
     assert.deepEqual(expired, [['b', 'hint_expiry'], ['a', 'idle_timeout']]);
+    table.close();
+  });
+
+  it('hint expiry from the rules: min(freeSocketTimeoutMs, hint - margin, TTL left) picks the bound and its reason', () => {
+    const { clock, table, expired } = setup();
+    const settings = { freeSocketTimeoutMs: 4000, socketActiveTtlMs: 0 } as AgentSettings;
+    const cases: [string, number, number, number, CloseReason][] = [
+      // id, hint less margin (ms), TTL (ms, 0 none), expected bound, reason
+      ['hinted', 1500, 0, 1500, 'hint_expiry'],
+      ['unhinted', Number.POSITIVE_INFINITY, 0, 4000, 'idle_timeout'],
+      ['aged', 3000, 2500, 2500, 'max_age'],
+    ];
+    for (const [id, hintTimeoutMs, ttl, bound, reason] of cases) {
+      const e = entry(id);
+      const meta = { ...e, hintTimeoutMs, createdAt: clock.now() } as unknown as SocketMeta;
+      const got = idleBound(meta, { ...settings, socketActiveTtlMs: ttl }, clock.now());
+      assert.deepEqual(got, { timeoutMs: bound, reason }, id);
+      bring(table, e, 'active');
+      table.enterIdle(e, got.timeoutMs, got.reason);
+    }
+    clock.advance(1510);
+    assert.deepEqual(expired, [['hinted', 'hint_expiry']]);
+    clock.advance(1000);
+    assert.deepEqual(expired, [['hinted', 'hint_expiry'], ['aged', 'max_age']]);
+    clock.advance(1500);
+    assert.deepEqual(expired.map(([id]) => id), ['hinted', 'aged', 'unhinted']);
     table.close();
   });
 
