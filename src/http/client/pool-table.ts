@@ -72,12 +72,6 @@ export interface PoolTableOptions<T extends PoolEntry> {
   onMove?: (entry: T, from: SocketState, to: SocketState) => void;
 }
 
-interface KeyRecord<T extends PoolEntry, W extends Waiter> {
-  readonly table: StateTable<SocketState, T>;
-  /** Waiting requests in arrival order (a Set: cancel removes from the middle in O(1)). */
-  readonly waiters: Set<W>;
-}
-
 /**
  * @example
  *   const pool = new PoolTable<Entry, Waiter>({ clock, maxSockets: 1, maxTotalSockets: Infinity, scheduling: 'lifo', onIdleExpire });
@@ -86,7 +80,11 @@ interface KeyRecord<T extends PoolEntry, W extends Waiter> {
 export class PoolTable<T extends PoolEntry, W extends Waiter> {
   readonly #o: PoolTableOptions<T>;
   readonly #wheel: TimerWheel;
-  readonly #keys = new Map<string, KeyRecord<T, W>>();
+  /** One table per key, kept for the pool's life (as the agent's origins are). */
+  readonly #tables = new Map<string, StateTable<SocketState, T>>();
+  /** Waiting requests per key in arrival order (a Set: cancel removes from the middle in O(1));
+   * only keys with waiters, so serving waiters never walks idle keys. */
+  readonly #waiters = new Map<string, Set<W>>();
   #total = 0;
 
   constructor(options: PoolTableOptions<T>) {
@@ -97,7 +95,7 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
   /** Start tracking a new connection, in `connecting`. */
   add(entry: T): void {
     entry.timerId = -1;
-    this.#key(entry.key).table.add(entry, 'connecting');
+    this.#table(entry.key).add(entry, 'connecting');
     this.#total++;
   }
 
@@ -107,13 +105,12 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
    */
   move(entry: T, next: SocketState): void {
     const from = entry.state;
-    this.#key(entry.key).table.move(entry, next);
+    this.#table(entry.key).move(entry, next);
     if (from === 'idle' && entry.timerId !== -1) {
       this.#wheel.cancel(entry.timerId);
       entry.timerId = -1;
     }
     if (COUNTED.includes(from) && !COUNTED.includes(next)) this.#total--;
-    if (next === 'closed') this.#forgetKeyIfEmpty(entry.key);
     this.#o.onMove?.(entry, from, next);
   }
 
@@ -129,7 +126,7 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
 
   /** The idle entry a request of `key` should get next (still idle; the caller moves it). */
   pickIdle(key: string): T | undefined {
-    const list = this.#keys.get(key)?.table.list('idle');
+    const list = this.#tables.get(key)?.list('idle');
     if (list === undefined) return undefined;
     return this.#o.scheduling === 'lifo' ? list.tail : list.head;
   }
@@ -141,7 +138,7 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
 
   /** Connections of `key` that count against the caps. */
   count(key: string): number {
-    const table = this.#keys.get(key)?.table;
+    const table = this.#tables.get(key);
     if (table === undefined) return 0;
     let n = 0;
     for (const state of COUNTED) n += table.count(state);
@@ -154,15 +151,15 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
   }
 
   idleCount(key: string): number {
-    return this.#keys.get(key)?.table.count('idle') ?? 0;
+    return this.#tables.get(key)?.count('idle') ?? 0;
   }
 
   /** The least recently used idle entry of any key but `key` (to evict under `maxTotalSockets`). */
   oldestIdleExcept(key: string): T | undefined {
     let oldest: T | undefined;
-    for (const [other, record] of this.#keys) {
+    for (const [other, table] of this.#tables) {
       if (other === key) continue;
-      const head = record.table.list('idle').head;
+      const head = table.list('idle').head;
       if (head !== undefined && (oldest === undefined || head.idleSince < oldest.idleSince)) oldest = head;
     }
     return oldest;
@@ -170,16 +167,20 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
 
   /** Queue a request until a connection of its key is free or may be opened. */
   enqueue(waiter: W): void {
-    this.#key(waiter.key).waiters.add(waiter);
+    let waiters = this.#waiters.get(waiter.key);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.#waiters.set(waiter.key, waiters);
+    }
+    waiters.add(waiter);
   }
 
   /** Take the oldest waiter of `key`, if any. */
   nextWaiter(key: string): W | undefined {
-    const waiters = this.#keys.get(key)?.waiters;
+    const waiters = this.#waiters.get(key);
     if (waiters === undefined) return undefined;
     for (const waiter of waiters) {
-      waiters.delete(waiter);
-      this.#forgetKeyIfEmpty(key);
+      this.#remove(waiters, waiter);
       return waiter;
     }
     return undefined;
@@ -187,37 +188,34 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
 
   /** Remove a waiter that no longer wants a connection. True when it was still waiting. */
   cancel(waiter: W): boolean {
-    const removed = this.#keys.get(waiter.key)?.waiters.delete(waiter) === true;
-    if (removed) this.#forgetKeyIfEmpty(waiter.key);
-    return removed;
+    const waiters = this.#waiters.get(waiter.key);
+    return waiters !== undefined && this.#remove(waiters, waiter);
   }
 
   waiting(key: string): number {
-    return this.#keys.get(key)?.waiters.size ?? 0;
+    return this.#waiters.get(key)?.size ?? 0;
   }
 
-  /** Keys with waiters: `first`, then the others in the order they first waited. */
+  /** Keys with waiters: `first`, then the others in the order they started waiting. */
   keysWithWaiters(first: string): string[] {
     const out: string[] = [];
     if (this.waiting(first) > 0) out.push(first);
-    for (const [key, record] of this.#keys) if (key !== first && record.waiters.size > 0) out.push(key);
+    for (const key of this.#waiters.keys()) if (key !== first) out.push(key);
     return out;
   }
 
   /** Every waiter of every key, taken out of the queues. */
   drainWaiters(): W[] {
     const out: W[] = [];
-    for (const record of this.#keys.values()) {
-      out.push(...record.waiters);
-      record.waiters.clear();
-    }
+    for (const waiters of this.#waiters.values()) out.push(...waiters);
+    this.#waiters.clear();
     return out;
   }
 
   /** Every tracked entry (not closed), a snapshot. */
   entries(): T[] {
     const out: T[] = [];
-    for (const record of this.#keys.values()) out.push(...record.table.all());
+    for (const table of this.#tables.values()) out.push(...table.all());
     return out;
   }
 
@@ -233,17 +231,18 @@ export class PoolTable<T extends PoolEntry, W extends Waiter> {
     if (entry.state === 'idle') this.#o.onIdleExpire(entry, entry.idleReason);
   };
 
-  #key(key: string): KeyRecord<T, W> {
-    let record = this.#keys.get(key);
-    if (record === undefined) {
-      record = { table: new StateTable<SocketState, T>('agent socket', SOCKET_TRANSITIONS, LISTED), waiters: new Set() };
-      this.#keys.set(key, record);
+  #table(key: string): StateTable<SocketState, T> {
+    let table = this.#tables.get(key);
+    if (table === undefined) {
+      table = new StateTable<SocketState, T>('agent socket', SOCKET_TRANSITIONS, LISTED);
+      this.#tables.set(key, table);
     }
-    return record;
+    return table;
   }
 
-  #forgetKeyIfEmpty(key: string): void {
-    const record = this.#keys.get(key);
-    if (record !== undefined && record.table.size === 0 && record.waiters.size === 0) this.#keys.delete(key);
+  #remove(waiters: Set<W>, waiter: W): boolean {
+    if (!waiters.delete(waiter)) return false;
+    if (waiters.size === 0) this.#waiters.delete(waiter.key);
+    return true;
   }
 }
