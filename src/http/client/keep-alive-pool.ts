@@ -164,6 +164,8 @@ export class KeepAlivePool {
       socket.destroy();
       return;
     }
+    // Only a socket that carried a request is freed; a second 'free' for it must not file it twice.
+    if (meta.state !== 'active') return;
     meta.guard?.disarm();
     meta.guard = undefined;
     const s = socketInternals(socket);
