@@ -65,7 +65,7 @@ describe('HttpsKeepAliveAgent', () => {
       assert.equal(stats?.newConnections, n);
       assert.equal(stats?.tlsFullHandshakes, 1);
       assert.equal(stats?.tlsResumed, n - 1);
-      assert.equal(stats?.closes['server-close'], n);
+      assert.equal(stats?.closes['peer_close'], n);
       agent.destroy();
     });
   }

@@ -49,10 +49,10 @@ async function ids(agent: KeepAliveAgent, port: number, n: number, gapMs = 0): P
 describe('Keep-Alive hint', () => {
   it('sets the idle timeout to timeout*1000 - margin', async () => {
     const server = await raw({ keepAliveHeader: 'timeout=2' });
-    const agent = new KeepAliveAgent({ keepAliveHintMarginMs: 1900 }); // 100 ms
+    const agent = new KeepAliveAgent({ hintMarginMs: 1900 }); // 100 ms
     assert.deepEqual(await ids(agent, server.port, 3), ['1', '1', '1']);
     await sleep(200);
-    assert.equal(statsOf(agent, server.port).closes['hint-expiry'], 1);
+    assert.equal(statsOf(agent, server.port).closes['hint_expiry'], 1);
     assert.deepEqual(await ids(agent, server.port, 1), ['2']);
     agent.destroy();
   });
@@ -69,7 +69,7 @@ describe('Keep-Alive hint', () => {
     const server = await raw({ handle: (req) => ({ respond: true, headers: { 'keep-alive': `max=${3 - req.requestOnConnection}, timeout=5` } }) });
     const agent = new KeepAliveAgent();
     assert.deepEqual(await ids(agent, server.port, 7), ['1', '1', '1', '2', '2', '2', '3']);
-    assert.equal(statsOf(agent, server.port).closes['max-requests'], 2);
+    assert.equal(statsOf(agent, server.port).closes['max_requests'], 2);
     agent.destroy();
   });
 
@@ -90,7 +90,7 @@ describe('closing rules', () => {
     const agent = new KeepAliveAgent();
     assert.deepEqual(await ids(agent, server.port, 3), ['1', '2', '3']);
     await sleep(20);
-    assert.equal(statsOf(agent, server.port).closes['server-close'], 3);
+    assert.equal(statsOf(agent, server.port).closes['peer_close'], 3);
     agent.destroy();
   });
 
@@ -99,7 +99,7 @@ describe('closing rules', () => {
     const agent = new KeepAliveAgent({ freeSocketTimeoutMs: 50 });
     assert.deepEqual(await ids(agent, server.port, 2), ['1', '1']);
     await sleep(120);
-    assert.equal(statsOf(agent, server.port).closes['idle-timeout'], 1);
+    assert.equal(statsOf(agent, server.port).closes['idle_timeout'], 1);
     assert.equal(statsOf(agent, server.port).socketsFree, 0);
     agent.destroy();
   });
@@ -115,7 +115,7 @@ describe('closing rules', () => {
     assert.deepEqual(await ids(agent, server.port, 1), ['1']);
     now += 5000;
     assert.deepEqual(await ids(agent, server.port, 1), ['2']);
-    assert.equal(statsOf(agent, server.port).closes['idle-timeout'], 1);
+    assert.equal(statsOf(agent, server.port).closes['idle_timeout'], 1);
     agent.destroy();
   });
 
@@ -126,7 +126,7 @@ describe('closing rules', () => {
     assert.deepEqual(await ids(agent, server.port, 2, 40), ['1', '1']);
     await new Promise((resolve) => setTimeout(resolve, 450));
     assert.deepEqual(await ids(agent, server.port, 1), ['2']);
-    assert.equal(statsOf(agent, server.port).closes.ttl, 1);
+    assert.equal(statsOf(agent, server.port).closes.max_age, 1);
     agent.destroy();
   });
 
@@ -155,7 +155,7 @@ describe('caps and queueing', () => {
     await sleep(20);
     const stats = statsOf(agent, server.port);
     assert.equal(stats.socketsFree, 1);
-    assert.equal(stats.closes['pool-full'], 2);
+    assert.equal(stats.closes['evicted'], 2);
     agent.destroy();
   });
 
@@ -165,7 +165,7 @@ describe('caps and queueing', () => {
     const agent = new KeepAliveAgent({ maxTotalSockets: 1 });
     assert.equal((await send(agent, a.port)).status, 200);
     assert.equal((await send(agent, b.port)).status, 200);
-    assert.equal(statsOf(agent, a.port).closes['pool-full'], 1);
+    assert.equal(statsOf(agent, a.port).closes['evicted'], 1);
     assert.equal(agent.totalSocketCount, 1);
     agent.destroy();
   });

@@ -25,7 +25,7 @@ describe('agent options', () => {
   });
 
   it('rejects negative, NaN, fractional and non-number durations', () => {
-    for (const name of ['freeSocketTimeoutMs', 'socketActiveTtlMs', 'keepAliveHintMarginMs', 'replayMaxBytes', 'maxRequestsPerSocket', 'maxFreeSockets', 'keepAliveMsecs']) {
+    for (const name of ['freeSocketTimeoutMs', 'socketActiveTtlMs', 'hintMarginMs', 'keepAliveHintMarginMs', 'replayMaxBytes', 'maxRequestsPerSocket', 'maxFreeSockets', 'keepAliveMsecs']) {
       for (const bad of [-1, Number.NaN, 1.5, '10', Number.POSITIVE_INFINITY]) {
         rejects(() => new KeepAliveAgent({ [name]: bad }), `KeepAliveAgent.${name}`);
       }
@@ -53,7 +53,7 @@ describe('agent options', () => {
   it('accepts the documented options and Node pass-through options', () => {
     const agent = new KeepAliveAgent({
       keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxTotalSockets: 100, maxFreeSockets: 10, freeSocketTimeoutMs: 3000,
-      socketActiveTtlMs: 0, keepAliveHintMarginMs: 0, maxRequestsPerSocket: 0, scheduling: 'fifo', replayMaxBytes: 0,
+      socketActiveTtlMs: 0, hintMarginMs: 0, maxRequestsPerSocket: 0, scheduling: 'fifo', replayMaxBytes: 0,
       tcpKeepAlive: { idleMs: 1000, intervalMs: 1000, count: 3, userTimeoutMs: 5000 }, keepAliveMsecs: 500, noDelay: true,
     });
     assert.equal(agent.maxSockets, Number.POSITIVE_INFINITY);

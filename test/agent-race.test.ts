@@ -79,7 +79,7 @@ describe('the keep-alive race', () => {
       const line =
         `${variant.name}: node http.Agent ${describeRun(node)}; KeepAliveAgent ${describeRun(ours)} ` +
         `(reused ${sum(stats, (s) => s.reused)}, stale discarded ${sum(stats, (s) => s.staleDiscarded)}, ` +
-        `retries ${sum(stats, (s) => s.retries)} ok ${sum(stats, (s) => s.retrySucceeded)}, hint expiries ${sum(stats, (s) => s.closes['hint-expiry'])})`;
+        `retries ${sum(stats, (s) => s.retries)} ok ${sum(stats, (s) => s.retrySucceeded)}, hint expiries ${sum(stats, (s) => s.closes['hint_expiry'])})`;
       t.diagnostic(line);
       console.log(line);
       assert.equal(ours.failures, 0, `KeepAliveAgent failed in "${variant.name}": ${JSON.stringify(ours.codes)}`);
@@ -95,7 +95,7 @@ describe('the keep-alive race', () => {
     assert.ok(hint !== undefined && noHint !== undefined && lying !== undefined);
     // Honest hint: 2000 ms - 1000 ms margin = 1000 ms < every spacing, so no socket is ever reused.
     assert.equal(sum(hint.stats, (s) => s.reused), 0);
-    assert.ok(sum(hint.stats, (s) => s.closes['hint-expiry']) > 0);
+    assert.ok(sum(hint.stats, (s) => s.closes['hint_expiry']) > 0);
     // No hint and lying hint: sockets are reused, and the defence had to act.
     for (const run of [noHint, lying]) {
       assert.ok(sum(run.stats, (s) => s.reused) > 0);

@@ -39,7 +39,10 @@ export interface KeepAliveAgentOptions {
   freeSocketTimeoutMs?: number;
   /** Longest life of a socket from its creation, ms; it is not reused after. 0 (default) = no limit. */
   socketActiveTtlMs?: number;
-  /** Subtracted from a server's `Keep-Alive: timeout=N` hint, ms. Default 1000 (as Node). */
+  /** Subtracted from a server's `Keep-Alive: timeout=N` hint, ms. Default 1000 (as Node). The
+   * server policy's name for the same margin. */
+  hintMarginMs?: number;
+  /** @deprecated The old name of `hintMarginMs`; accepted for one release with a warning. */
   keepAliveHintMarginMs?: number;
   /** Requests per socket before it is closed. 0 (default) = no limit. */
   maxRequestsPerSocket?: number;
@@ -86,7 +89,7 @@ export interface AgentSettings {
   maxFreeSockets: number;
   freeSocketTimeoutMs: number;
   socketActiveTtlMs: number;
-  keepAliveHintMarginMs: number;
+  hintMarginMs: number;
   maxRequestsPerSocket: number;
   scheduling: 'lifo' | 'fifo';
   tcpKeepAlive: TcpKeepAliveOptions | undefined;
@@ -100,7 +103,7 @@ export interface AgentSettings {
 
 const OWN = [
   'keepAlive', 'maxSockets', 'maxTotalSockets', 'maxFreeSockets', 'freeSocketTimeoutMs', 'socketActiveTtlMs',
-  'keepAliveHintMarginMs', 'maxRequestsPerSocket', 'scheduling', 'tcpKeepAlive', 'replayMaxBytes', 'clock',
+  'hintMarginMs', 'keepAliveHintMarginMs', 'maxRequestsPerSocket', 'scheduling', 'tcpKeepAlive', 'replayMaxBytes', 'clock',
 ];
 const NODE_SOCKET = ['keepAliveMsecs', 'noDelay', 'family', 'localAddress', 'lookup'];
 const NODE_TLS = [
@@ -140,6 +143,29 @@ function tcpKeepAliveOption(where: string, o: OptionBag): TcpKeepAliveOptions | 
   return { ...t } as unknown as TcpKeepAliveOptions;
 }
 
+export const HINT_MARGIN_DEPRECATION = 'LIFELINE_DEP_KEEP_ALIVE_HINT_MARGIN';
+
+// Once per process, module-level, as Node's own deprecations: the warning is about the code that
+// uses the old name, and repeating it for every agent built would only be noise.
+let hintMarginWarned = false;
+
+/** `hintMarginMs`, or its deprecated name `keepAliveHintMarginMs` (one warning per process). */
+function hintMarginOption(where: string, o: OptionBag): number {
+  if (o.keepAliveHintMarginMs === undefined) return integerOption(where, o, 'hintMarginMs', 1000, { min: 0, max: MAX_MS });
+  if (o.hintMarginMs !== undefined) {
+    throw new InvalidOptionError(`${where}.keepAliveHintMarginMs`, `${where}.keepAliveHintMarginMs is the deprecated name of hintMarginMs; give only hintMarginMs`);
+  }
+  const value = integerOption(where, o, 'keepAliveHintMarginMs', 1000, { min: 0, max: MAX_MS });
+  if (!hintMarginWarned) {
+    hintMarginWarned = true;
+    process.emitWarning(`${where}: the option keepAliveHintMarginMs is deprecated; use hintMarginMs (the server policy's name for the same margin)`, {
+      type: 'DeprecationWarning',
+      code: HINT_MARGIN_DEPRECATION,
+    });
+  }
+  return value;
+}
+
 /**
  * Validate an options object; throws InvalidOptionError naming the first bad option.
  * @example const settings = resolveAgentOptions('KeepAliveAgent', { freeSocketTimeoutMs: 3000 }, false);
@@ -156,7 +182,7 @@ export function resolveAgentOptions(where: string, options: unknown, https: bool
     maxFreeSockets: integerOption(where, o, 'maxFreeSockets', 256, { min: 0, note: '(0 keeps no idle socket)' }),
     freeSocketTimeoutMs: integerOption(where, o, 'freeSocketTimeoutMs', 4000, { min: 1, max: MAX_WHEEL_TIMEOUT_MS }),
     socketActiveTtlMs: integerOption(where, o, 'socketActiveTtlMs', 0, { min: 0, max: MAX_MS, note: '(0 = no limit)' }),
-    keepAliveHintMarginMs: integerOption(where, o, 'keepAliveHintMarginMs', 1000, { min: 0, max: MAX_MS }),
+    hintMarginMs: hintMarginOption(where, o),
     maxRequestsPerSocket: integerOption(where, o, 'maxRequestsPerSocket', 0, { min: 0, note: '(0 = no limit)' }),
     scheduling: enumOption(where, o, 'scheduling', 'lifo', ['lifo', 'fifo'] as const),
     tcpKeepAlive: tcpKeepAliveOption(where, o),

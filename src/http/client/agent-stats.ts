@@ -7,34 +7,43 @@
  * (idle expiry, max requests) is a reason, not an error.
  */
 import { channel } from 'node:diagnostics_channel';
+import { reasonFromError } from '../../core/close-reason.js';
+import type { CloseReason as CoreCloseReason } from '../../core/close-reason.js';
 
-/** Why a socket was closed. */
-export type CloseReason =
-  /** The server closed it (FIN/`Connection: close`/HTTP/1.0), outside a request we could retry. */
-  | 'server-close'
-  /** Idle for `freeSocketTimeoutMs`. */
-  | 'idle-timeout'
-  /** Idle past the server's `Keep-Alive: timeout` minus the margin, or a hint at or below the margin. */
-  | 'hint-expiry'
-  /** `Keep-Alive: max` or `maxRequestsPerSocket` reached. */
-  | 'max-requests'
-  /** Older than `socketActiveTtlMs`. */
-  | 'ttl'
-  /** Found dead (FIN, RST, unexpected bytes) when about to be reused, or failed before any
-   * response byte on reuse. */
-  | 'stale'
-  /** A socket error outside the stale cases. */
-  | 'error'
-  /** More idle sockets than `maxFreeSockets`, or closed to make room under `maxTotalSockets`. */
-  | 'pool-full'
-  /** `agent.destroy()`. */
-  | 'agent-destroy'
-  /** Closed by the caller (request aborted or destroyed) or by Node after an upgrade. */
-  | 'local';
+/**
+ * Why an agent's socket was closed: the subset of lifeline's one close-reason vocabulary
+ * (`src/core/close-reason.ts`, where each name's side and meaning are defined) that the agent can
+ * produce.
+ */
+export type CloseReason = Extract<
+  CoreCloseReason,
+  | 'peer_close' | 'idle_timeout' | 'hint_expiry' | 'max_requests' | 'max_age' | 'stale' | 'evicted' | 'shutdown' | 'aborted'
+  | 'error' | 'reset' | 'tcp_timeout' | 'tls_error'
+>;
 
-export const CLOSE_REASONS: readonly CloseReason[] = [
-  'server-close', 'idle-timeout', 'hint-expiry', 'max-requests', 'ttl', 'stale', 'error', 'pool-full', 'agent-destroy', 'local',
+/**
+ * The agent's reasons, in the order its `closes` counters list them:
+ * - `peer_close`: the server closed it (FIN, `Connection: close`, HTTP/1.0) outside a request we could retry;
+ * - `idle_timeout`: idle for `freeSocketTimeoutMs`;
+ * - `hint_expiry`: idle past the server's `Keep-Alive: timeout` minus `hintMarginMs`, or a hint at or below the margin;
+ * - `max_requests`: `Keep-Alive: max` or `maxRequestsPerSocket` reached;
+ * - `max_age`: older than `socketActiveTtlMs`;
+ * - `stale`: found dead (FIN, RST, unexpected bytes) when about to be reused, or failed before any response byte on reuse;
+ * - `evicted`: more idle sockets than `maxFreeSockets`, or closed to make room under `maxTotalSockets`;
+ * - `shutdown`: `agent.destroy()`;
+ * - `aborted`: closed by the caller (request aborted or destroyed) or by Node after an upgrade;
+ * - `reset`, `tcp_timeout`, `tls_error`, `error`: a socket error outside the stale cases, by its code (`reasonFromError`).
+ */
+export const AGENT_CLOSE_REASONS: readonly CloseReason[] = [
+  'peer_close', 'idle_timeout', 'hint_expiry', 'max_requests', 'max_age', 'stale', 'evicted', 'shutdown', 'aborted',
+  'reset', 'tcp_timeout', 'tls_error', 'error',
 ];
+
+/** The close reason a socket error stands for (`reasonFromError`, which only yields these four). */
+export function errorCloseReason(error: unknown): 'reset' | 'tcp_timeout' | 'tls_error' | 'error' {
+  const reason = reasonFromError(error);
+  return reason === 'reset' || reason === 'tcp_timeout' || reason === 'tls_error' ? reason : 'error';
+}
 
 /** One origin's numbers. Gauges are "now"; the rest only ever increase. */
 export interface OriginStats {
@@ -73,7 +82,7 @@ export interface OriginStats {
 /** A fresh zeroed record. */
 export function emptyOriginStats(origin: string): OriginStats {
   const closes = {} as Record<CloseReason, number>;
-  for (const reason of CLOSE_REASONS) closes[reason] = 0;
+  for (const reason of AGENT_CLOSE_REASONS) closes[reason] = 0;
   return {
     origin, socketsActive: 0, socketsFree: 0, requests: 0, reused: 0, newConnections: 0, staleDiscarded: 0, retries: 0,
     retrySucceeded: 0, retryFailed: 0, staleErrors: 0, malformedHints: 0, tlsResumed: 0, tlsFullHandshakes: 0, closes,
@@ -92,7 +101,7 @@ export const AGENT_CHANNELS = {
   reuse: 'lifeline:agent:reuse',
   /** `{ agent, origin, socket, phase: 'before-reuse' | 'before-response', action: 'discarded' | 'retried' | 'failed', method?, cause? }` */
   stale: 'lifeline:agent:stale',
-  /** `{ agent, origin, socket, reason, requests }`: a socket closed. */
+  /** `{ agent, origin, socket, closeReason, side, requests }`: a socket closed (`side`: 'local' | 'remote'). */
   close: 'lifeline:agent:close',
   /** `{ agent, origin, header }`: a malformed `Keep-Alive` header was ignored. */
   malformedHint: 'lifeline:agent:malformed-hint',

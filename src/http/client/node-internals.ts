@@ -12,6 +12,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import type { SocketState } from './pool-table.js';
 
 /** Connection options as Node's agent passes them around (request options merged with the agent's). */
 export type ConnectOptions = Record<string, unknown> & {
@@ -101,4 +102,38 @@ export function removeFrom<T>(dict: Record<string, T[] | undefined>, name: strin
   list.splice(index, 1);
   if (list.length === 0) delete dict[name];
   return true;
+}
+
+/** A pooled socket as `mirrorMove` sees it. */
+interface Mirrored {
+  readonly socket: Socket;
+  readonly key: string;
+  readonly onIdleData: () => void;
+}
+
+/** Node's `sockets` dictionary holds a socket in these states; `freeSockets` in `idle`. */
+function inNodeSockets(state: SocketState): boolean {
+  return state === 'connecting' || state === 'active' || state === 'reserved';
+}
+
+/**
+ * Keep Node's `sockets` / `freeSockets` equal to the pool's states after a move (the socket is
+ * already in `sockets` when it is created: Node's createSocket puts it there), and do what
+ * entering or leaving idle means for the socket: unref'd while idle, watched for stray bytes.
+ */
+export function mirrorMove(agent: AgentInternals, meta: Mirrored, from: SocketState, to: SocketState): void {
+  const socket = meta.socket;
+  if (from === 'idle') {
+    removeFrom(agent.freeSockets, meta.key, socket);
+    socket.off('data', meta.onIdleData);
+  }
+  if (inNodeSockets(from) && !inNodeSockets(to)) removeFrom(agent.sockets, meta.key, socket);
+  if (!inNodeSockets(from) && inNodeSockets(to)) (agent.sockets[meta.key] ??= []).push(socket);
+  if (to === 'idle') {
+    (agent.freeSockets[meta.key] ??= []).push(socket);
+    socket.unref();
+    socket.on('data', meta.onIdleData);
+  } else if (to === 'active' || to === 'reserved') {
+    socket.ref();
+  }
 }

@@ -13,29 +13,20 @@ import type { CloseReason, OriginStats } from './agent-stats.js';
 import { parseKeepAliveHint } from './keep-alive-hint.js';
 import type { ConnectOptions } from './node-internals.js';
 import { requestInternals, socketInternals } from './node-internals.js';
+import type { PoolEntry } from './pool-table.js';
 import type { ReuseGuard } from './reuse-guard.js';
 
-/** A socket's lifecycle, changed only by the pool. */
-export type SocketState = 'connecting' | 'active' | 'idle' | 'reserved' | 'closed';
-
-export interface SocketMeta {
+/** One pooled socket: the table's entry plus what the agent needs to run it. */
+export interface SocketMeta extends PoolEntry {
   readonly socket: Socket;
-  /** Node's agent key (`getName`). */
-  readonly name: string;
   readonly origin: OriginRecord;
   readonly options: ConnectOptions;
   readonly createdAt: number;
-  state: SocketState;
   requests: number;
   /** Requests still allowed by the server's `Keep-Alive: max`. */
   requestsLeft: number;
   /** From the last `Keep-Alive: timeout` hint, minus the margin (Infinity: no hint). */
   hintTimeoutMs: number;
-  /** Absolute clock ms when the idle socket must no longer be used (0: never idle yet). */
-  idleDeadline: number;
-  idleReason: CloseReason;
-  /** Timer wheel id of the idle deadline, -1 when none. */
-  timerId: number;
   req: ClientRequest | undefined;
   guard: ReuseGuard | undefined;
   /** The pool's event-loop turn when the socket last went free. */
@@ -45,13 +36,13 @@ export interface SocketMeta {
   /** The first reason the pool gave for closing it; counted on 'close'. */
   closeReason: CloseReason | undefined;
   peerEnded: boolean;
-  errored: boolean;
+  /** The close reason of the first socket error (reset, tcp_timeout, tls_error, error), if any. */
+  errorReason: CloseReason | undefined;
   readonly onIdleData: () => void;
 }
 
 export interface OriginRecord {
   readonly stats: OriginStats;
-  readonly live: Set<SocketMeta>;
 }
 
 /**
@@ -60,7 +51,7 @@ export interface OriginRecord {
  */
 export function deadReason(meta: SocketMeta): string | undefined {
   const socket = meta.socket;
-  if (meta.errored) return 'socket error';
+  if (meta.errorReason !== undefined) return 'socket error';
   if (socket.destroyed || !socket.writable) return 'socket closed';
   if (meta.peerEnded || socketInternals(socket)._readableState?.ended === true) return 'FIN received';
   if (socket.readableLength > 0) return 'unexpected bytes while idle';
@@ -70,7 +61,7 @@ export function deadReason(meta: SocketMeta): string | undefined {
 /** The reason an idle socket has expired at `now`, or undefined. */
 export function expiry(meta: SocketMeta, now: number, settings: AgentSettings): CloseReason | undefined {
   if (meta.idleDeadline > 0 && now >= meta.idleDeadline) return meta.idleReason;
-  if (settings.socketActiveTtlMs > 0 && now >= meta.createdAt + settings.socketActiveTtlMs) return 'ttl';
+  if (settings.socketActiveTtlMs > 0 && now >= meta.createdAt + settings.socketActiveTtlMs) return 'max_age';
   return undefined;
 }
 
@@ -86,25 +77,25 @@ export function whyNotKeep(
   onMalformed: (meta: SocketMeta, header: unknown) => void,
 ): CloseReason | undefined {
   const socket = meta.socket;
-  if (meta.errored) return 'error';
-  if (socket.destroyed || !socket.writable || meta.peerEnded) return 'server-close';
+  if (meta.errorReason !== undefined) return meta.errorReason;
+  if (socket.destroyed || !socket.writable || meta.peerEnded) return 'peer_close';
   const r = req === undefined ? undefined : requestInternals(req);
   if (r !== undefined && r.res !== null) {
-    if (!r.shouldKeepAlive) return 'server-close';
+    if (!r.shouldKeepAlive) return 'peer_close';
     const header = r.res.headers['keep-alive'];
     const hint = parseKeepAliveHint(header);
     if (hint !== undefined) {
       if (hint.malformed) onMalformed(meta, header);
       if (hint.max !== undefined) meta.requestsLeft = hint.max;
       if (hint.timeoutSeconds !== undefined) {
-        meta.hintTimeoutMs = hint.timeoutSeconds * 1000 - settings.keepAliveHintMarginMs;
-        if (meta.hintTimeoutMs <= 0) return 'hint-expiry';
+        meta.hintTimeoutMs = hint.timeoutSeconds * 1000 - settings.hintMarginMs;
+        if (meta.hintTimeoutMs <= 0) return 'hint_expiry';
       }
     }
   }
-  if (meta.requestsLeft <= 0) return 'max-requests';
-  if (settings.maxRequestsPerSocket > 0 && meta.requests >= settings.maxRequestsPerSocket) return 'max-requests';
-  if (settings.socketActiveTtlMs > 0 && settings.clock.now() >= meta.createdAt + settings.socketActiveTtlMs) return 'ttl';
+  if (meta.requestsLeft <= 0) return 'max_requests';
+  if (settings.maxRequestsPerSocket > 0 && meta.requests >= settings.maxRequestsPerSocket) return 'max_requests';
+  if (settings.socketActiveTtlMs > 0 && settings.clock.now() >= meta.createdAt + settings.socketActiveTtlMs) return 'max_age';
   return undefined;
 }
 
@@ -114,16 +105,16 @@ export function whyNotKeep(
  */
 export function idleBound(meta: SocketMeta, settings: AgentSettings, now: number): { timeoutMs: number; reason: CloseReason } {
   let timeoutMs = settings.freeSocketTimeoutMs;
-  let reason: CloseReason = 'idle-timeout';
+  let reason: CloseReason = 'idle_timeout';
   if (meta.hintTimeoutMs < timeoutMs) {
     timeoutMs = meta.hintTimeoutMs;
-    reason = 'hint-expiry';
+    reason = 'hint_expiry';
   }
   if (settings.socketActiveTtlMs > 0) {
     const left = meta.createdAt + settings.socketActiveTtlMs - now;
     if (left < timeoutMs) {
       timeoutMs = left;
-      reason = 'ttl';
+      reason = 'max_age';
     }
   }
   return { timeoutMs, reason };
@@ -131,19 +122,28 @@ export function idleBound(meta: SocketMeta, settings: AgentSettings, now: number
 
 /** The close reason when the pool did not choose one: the socket closed by itself. */
 export function inferCloseReason(meta: SocketMeta, hadError: boolean): CloseReason {
-  if (meta.state === 'idle') return 'server-close';
-  if (hadError || meta.errored) return 'error';
+  if (meta.state === 'idle') return 'peer_close';
+  if (meta.errorReason !== undefined) return meta.errorReason;
+  if (hadError) return 'error';
   const res = meta.req === undefined ? null : requestInternals(meta.req).res;
-  if (meta.peerEnded || (res !== null && meta.req !== undefined && !requestInternals(meta.req).shouldKeepAlive)) return 'server-close';
-  return 'local';
+  if (meta.peerEnded || (res !== null && meta.req !== undefined && !requestInternals(meta.req).shouldKeepAlive)) return 'peer_close';
+  return 'aborted';
 }
 
-/** A copy of an origin's counters with its gauges filled in. */
-export function snapshot(origin: OriginRecord): OriginStats {
-  const out = { ...origin.stats, closes: { ...origin.stats.closes }, socketsActive: 0, socketsFree: 0 };
-  for (const meta of origin.live) {
-    if (meta.state === 'idle') out.socketsFree++;
-    else if (meta.state !== 'closed') out.socketsActive++;
+/** A copy of every origin's counters with its gauges filled in from the live sockets. */
+export function snapshot(origins: Iterable<[string, OriginRecord]>, live: readonly SocketMeta[]): Record<string, OriginStats> {
+  const out: Record<string, OriginStats> = {};
+  const byRecord = new Map<OriginRecord, OriginStats>();
+  for (const [key, origin] of origins) {
+    const copy = { ...origin.stats, closes: { ...origin.stats.closes }, socketsActive: 0, socketsFree: 0 };
+    out[key] = copy;
+    byRecord.set(origin, copy);
+  }
+  for (const meta of live) {
+    const copy = byRecord.get(meta.origin);
+    if (copy === undefined || meta.state === 'closing' || meta.state === 'closed') continue;
+    if (meta.state === 'idle') copy.socketsFree++;
+    else copy.socketsActive++;
   }
   return out;
 }

@@ -261,7 +261,7 @@ export class Exchange {
       // Nothing of the response yet: another endpoint may answer.
       this.cluster.record(attempt.member, 'reset');
       this.errorDetail = `${attempt.reused ? 'reused' : 'new'} upstream connection closed before the response${this.#replay === null ? ' (request written, not replayable)' : ''}: ${error?.message ?? 'closed'}`;
-      return this.#retryOrFail('reset', 502, 'ERR_UPSTREAM_CLOSED');
+      return this.#retryOrFail(error === undefined ? 'closed-before-response' : 'reset', 502, 'ERR_UPSTREAM_CLOSED');
     }
     // The response was cut off: the client cannot be told but by closing.
     this.errorCode = 'ERR_UPSTREAM_CLOSED';
@@ -315,6 +315,7 @@ export class Exchange {
       method: this.head.method,
       failure,
       written: this.#attempt?.written ?? false,
+      reusedConnection: this.#attempt?.reused ?? false,
       replayable: this.#replay !== null,
       responseStarted: this.phase === 'responding' || this.phase === 'upgraded',
       attempts: this.attempts,
@@ -322,7 +323,8 @@ export class Exchange {
   }
 
   #retryOrFail(failure: RetryFailure, status: number, code: string, dropAs: CloseReason = 'aborted'): void {
-    const condition: RetryCondition = failure === 'connect-failure' ? 'connect-failure' : failure === 'reset' ? 'reset' : 'response-timeout';
+    // retryOn's `reset` covers a close before the response as well as an RST.
+    const condition: RetryCondition = failure === 'connect-failure' ? 'connect-failure' : failure === 'response-timeout' ? 'response-timeout' : 'reset';
     const attempt = this.#attempt;
     if (attempt !== null && this.#mayRetry(failure, condition)) return this.#retry(attempt, dropAs);
     this.#fail(status, code, dropAs);

@@ -18,7 +18,7 @@ export interface ProxyRetryFacts extends Omit<RetryFacts, 'maxAttempts'> {
 export function mayRetry(retries: ClusterConfig['retries'], facts: ProxyRetryFacts): boolean {
   if (!retries.retryOn.includes(facts.condition)) return false;
   if (retries.timeBudgetMs > 0 && facts.elapsedMs >= retries.timeBudgetMs) return false;
-  return canRetry({ ...facts, maxAttempts: retries.maxAttempts });
+  return canRetry({ ...facts, maxAttempts: retries.maxAttempts }).retry;
 }
 
 /**
