@@ -23,8 +23,6 @@
  * - `fresh` wants (a retry after this endpoint failed) never take a pooled connection.
  * Timers are deadlines on the proxy's wheel (one write to touch, no timer per socket).
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import { LifelineError } from '../../core/errors.js';
@@ -40,6 +38,7 @@ import type { EndpointMetrics } from '../metrics/index.js';
 import { UpstreamConnection, UPSTREAM_TRANSITIONS } from './upstream-connection.js';
 import type { UpstreamState } from './upstream-connection.js';
 import { IdleLearner } from './idle-learner.js';
+import { dialUpstream, UpstreamConnectError } from './upstream-dial.js';
 
 /** See the policy above: reused sooner than this after release, a connection is not probed. */
 const PROBE_AFTER_IDLE_MS = 1;
@@ -81,20 +80,6 @@ export interface PoolHost {
   readBuffer: Buffer;
   /** Told of connect failures and successes, for outlier detection. */
   onConnectOutcome(endpointKey: string, ok: boolean): void;
-}
-
-/** A connect attempt that failed or timed out. The errno (ECONNREFUSED, ENOTFOUND) is kept. */
-export class UpstreamConnectError extends LifelineError {
-  readonly errno: string | undefined;
-  constructor(endpoint: string, cause: unknown, timedOut: boolean) {
-    const errno = (cause as { code?: unknown } | undefined)?.code;
-    super(
-      timedOut ? 'ERR_UPSTREAM_CONNECT_TIMEOUT' : 'ERR_UPSTREAM_CONNECT',
-      `${timedOut ? 'timed out connecting' : 'could not connect'} to ${endpoint}${typeof errno === 'string' ? ` (${errno})` : ''}`,
-      { cause },
-    );
-    this.errno = timedOut ? 'ETIMEDOUT' : typeof errno === 'string' ? errno : undefined;
-  }
 }
 
 let nextConnectionId = 1;
@@ -275,29 +260,9 @@ export class EndpointPool {
   }
 
   #connect(want: PoolWant): void {
-    const { host, port } = this.endpoint;
+    // Plain-TCP reads land in the shared buffer (PoolHost.readBuffer); `onData` is bound below.
+    const socket = dialUpstream(this.endpoint, this.cluster.tls, this.ca, this.host, (chunk) => onData(chunk, true));
     const upstreamTls = this.cluster.tls;
-    let socket: net.Socket;
-    if (upstreamTls.enabled) {
-      const servername = upstreamTls.servername ?? (net.isIP(host) === 0 ? host : undefined);
-      const options: tls.ConnectionOptions & { host: string; port: number } = {
-        host,
-        port,
-        rejectUnauthorized: upstreamTls.rejectUnauthorized,
-        ALPNProtocols: ['http/1.1'],
-        ...(servername === undefined ? {} : { servername }),
-        ...(this.ca === undefined ? {} : { ca: this.ca }),
-      };
-      socket = this.host.tlsSessions === undefined ? tls.connect(options) : this.host.tlsSessions.connect(options);
-    } else {
-      // Reads land in the shared buffer: see PoolHost.readBuffer. `onData` is bound below.
-      const readBuffer = this.host.readBuffer;
-      const callback = (nread: number): boolean => {
-        onData(readBuffer.subarray(0, nread), true);
-        return true; // keep reading (false would pause the socket)
-      };
-      socket = net.connect({ host, port, noDelay: true, onread: { buffer: readBuffer, callback } });
-    }
     const conn = new UpstreamConnection(socket, nextConnectionId++, this.host.clock.now());
     this.#table.add(conn, 'connecting');
     let settled = false;

@@ -7,11 +7,7 @@
  * cost most of a Node proxy's CPU; this path parses heads with the strict wire layer
  * (src/http/wire), forwards body bytes as they are and allocates little per request.
  *
- * States (`#to` rejects any other move, through the listener's StateTable):
- *   head -> exchange -> idle -> head ...; exchange -> tunnel; any -> lingering -> closed; any -> closed
- * `head`: reading a request head (headers timeout); `idle`: between requests (idle timeout);
- * `exchange`: one Exchange in flight (its phase gives the deadline's meaning); `tunnel`: bytes
- * both ways; `lingering`: our FIN is out, waiting for the client's.
+ * States: http1-states.ts (every move through the listener's StateTable, which rejects others).
  *
  * Invariants
  * - One exchange at a time; pipelined requests wait in `#buf` (the socket is paused meanwhile,
@@ -26,41 +22,21 @@ import type { RequestHead } from '../../http/wire/index.js';
 import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { reasonFromError } from '../../core/close-reason.js';
 import type { CloseReason } from '../../core/close-reason.js';
-import { readIntoBuffer } from '../../transport/user-read-buffer.js';
 import { LINGER_MS } from '../../http/server/lingering-close.js';
 import { Exchange } from './exchange.js';
 import { Http1Stream } from './http1-stream.js';
 import { Tunnel } from './tunnel.js';
 import type { Member } from './cluster.js';
+import type { Http1State } from './http1-states.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
 import { owned } from './borrowed-bytes.js';
+import { attachClientSocket, listenForDrain, onConnectionDeadline } from './http1-socket-events.js';
 import { localResponse } from './local-response.js';
 
-export type Http1State = 'head' | 'idle' | 'exchange' | 'tunnel' | 'lingering' | 'closed';
-
-/** The moves a client connection may make (the listener's StateTable enforces them). */
-export const HTTP1_TRANSITIONS: Readonly<Record<Http1State, readonly Http1State[]>> = {
-  head: ['exchange', 'lingering', 'closed'],
-  idle: ['head', 'lingering', 'closed'],
-  exchange: ['idle', 'tunnel', 'lingering', 'closed'],
-  tunnel: ['lingering', 'closed'],
-  lingering: ['closed'],
-  closed: [],
-};
-
 const EMPTY = Buffer.alloc(0);
-
-/**
- * The connection a client socket belongs to. Socket listeners are shared by every connection and
- * find it here, so an idle connection holds no closures: its memory is the socket plus one object.
- */
-const CONNECTION = Symbol('lifeline.http1Connection');
-interface ClientSocket extends Socket {
-  [CONNECTION]: Http1Connection;
-}
 
 export class Http1Connection {
   state: Http1State = 'head';
@@ -90,14 +66,9 @@ export class Http1Connection {
   ) {
     this.openedAtMs = ctx.clock.now();
     this.clientAddress = socket.remoteAddress ?? '';
-    socket.setNoDelay(true);
-    (socket as ClientSocket)[CONNECTION] = this;
-    if (ctx.readBuffer === undefined || !readIntoBuffer(socket as ClientSocket, ctx.readBuffer, Http1Connection.#onRead)) socket.on('data', Http1Connection.#onData);
-    socket.on('end', Http1Connection.#onEnd);
-    socket.on('error', Http1Connection.#onError);
-    socket.on('close', Http1Connection.#onClose);
+    attachClientSocket(socket, this, ctx.readBuffer);
     ctx.table.add(this, 'head');
-    this.#timerId = ctx.wheel.add(clampMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), Http1Connection.#onTimer, this);
+    this.#timerId = ctx.wheel.add(clampMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), onConnectionDeadline, this);
   }
 
   /** `Keep-Alive: timeout=` of this listener's responses, whole seconds (0: none). */
@@ -165,7 +136,7 @@ export class Http1Connection {
   }
 
   setTimer(ms: number): void {
-    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(clampMs(ms), Http1Connection.#onTimer, this);
+    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(clampMs(ms), onConnectionDeadline, this);
     else this.ctx.wheel.reset(this.#timerId, clampMs(ms));
   }
 
@@ -175,48 +146,44 @@ export class Http1Connection {
     this.#tunnel?.clientBackpressure();
     if (!this.#drainListening) {
       this.#drainListening = true;
-      this.socket.on('drain', Http1Connection.#onDrain);
+      listenForDrain(this.socket);
     }
   }
 
-  // ---- shared listeners (`this` is the client socket; the wheel passes the connection) -----
+  // ---- socket events (http1-socket-events.ts dispatches them here) -------------------------
 
-  static #onData(this: ClientSocket, chunk: Buffer): void {
-    this[CONNECTION].#data(chunk, false);
-  }
-
-  /** Bytes read into the shared buffer (readIntoBuffer). */
-  static #onRead(this: ClientSocket, nread: number): boolean {
-    const conn = this[CONNECTION];
-    const shared = conn.ctx.readBuffer as Buffer;
-    conn.#data(shared.subarray(0, nread), true);
+  /** @internal Bytes from the client; `shared`: a view of the listener's read buffer. */
+  onBytes(chunk: Buffer, shared: boolean): void {
+    this.#data(chunk, shared);
     // Pipelined bytes or a partial head wait in #buf past this call: a copy of them.
-    if (conn.#buf.length > 0 && conn.#buf.buffer === shared.buffer) conn.#buf = Buffer.from(conn.#buf);
-    return true; // keep reading
+    if (shared && this.#buf.length > 0 && this.#buf.buffer === chunk.buffer) this.#buf = Buffer.from(this.#buf);
   }
 
-  static #onEnd(this: ClientSocket): void {
-    this[CONNECTION].#end();
+  /** @internal The client half-closed. */
+  onClientEnd(): void {
+    this.#end();
   }
 
-  static #onError(this: ClientSocket, error: Error): void {
-    this[CONNECTION].#reason ??= reasonFromError(error);
+  /** @internal A socket error: it names the reason of the close that follows. */
+  onSocketError(error: Error): void {
+    this.#reason ??= reasonFromError(error);
   }
 
-  static #onClose(this: ClientSocket): void {
-    const conn = this[CONNECTION];
-    if (conn.state !== 'closed') conn.#close(conn.#reason ?? 'peer_close', true);
+  /** @internal The socket is gone. */
+  onSocketClose(): void {
+    if (this.state !== 'closed') this.#close(this.#reason ?? 'peer_close', true);
   }
 
-  static #onDrain(this: ClientSocket): void {
-    // The client took what we wrote: let the upstream send more.
-    const conn = this[CONNECTION];
-    conn.#stream?.exchange?.clientDrained();
-    conn.#tunnel?.clientDrained();
+  /** @internal The client took what we wrote: let the upstream send more. */
+  onClientDrain(): void {
+    this.#stream?.exchange?.clientDrained();
+    this.#tunnel?.clientDrained();
   }
 
-  static #onTimer(this: void, _id: number, data: unknown): void {
-    (data as Http1Connection).#timerFired();
+  /** @internal The connection's deadline came. */
+  onDeadline(): void {
+    this.#timerId = -1;
+    this.#timerFired();
   }
 
   // ---- reading -----------------------------------------------------------------------------
@@ -359,7 +326,6 @@ export class Http1Connection {
   // ---- timers and closing ------------------------------------------------------------------
 
   #timerFired(): void {
-    this.#timerId = -1;
     switch (this.state) {
       case 'idle':
         return this.#close('idle_timeout', false);

@@ -11,7 +11,8 @@ import type { ClientConfig } from '../config/index.js';
 import type { Router } from './router.js';
 import type { Cluster } from './cluster.js';
 import type { ExchangeContext } from './exchange.js';
-import type { Http1Connection, Http1State } from './http1-connection.js';
+import type { Http1Connection } from './http1-connection.js';
+import type { Http1State } from './http1-states.js';
 
 export interface ListenerContext extends ExchangeContext {
   readonly protocol: 'http' | 'https';

@@ -20,8 +20,9 @@ import type { ListenerMetrics } from '../metrics/index.js';
 import type { AccessLog } from './access-log.js';
 import type { Router } from './router.js';
 import type { Cluster } from './cluster.js';
-import { Http1Connection, HTTP1_TRANSITIONS } from './http1-connection.js';
-import type { Http1State } from './http1-connection.js';
+import { Http1Connection } from './http1-connection.js';
+import { HTTP1_TRANSITIONS } from './http1-states.js';
+import type { Http1State } from './http1-states.js';
 import type { ListenerContext } from './listener-context.js';
 import { localResponse } from './local-response.js';
 

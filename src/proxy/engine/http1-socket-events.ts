@@ -1,0 +1,60 @@
+/**
+ * The client socket's listeners, shared by every HTTP/1 connection: each finds its connection on
+ * the socket, so an idle connection holds no closures (its memory is the socket plus one object).
+ * Plain-TCP sockets read into the listener's one buffer (transport/user-read-buffer.ts).
+ */
+import type { Socket } from 'node:net';
+import { readIntoBuffer } from '../../transport/user-read-buffer.js';
+import type { Http1Connection } from './http1-connection.js';
+
+const CONNECTION = Symbol('lifeline.http1Connection');
+interface ClientSocket extends Socket {
+  [CONNECTION]: Http1Connection;
+}
+
+function onData(this: ClientSocket, chunk: Buffer): void {
+  this[CONNECTION].onBytes(chunk, false);
+}
+
+function onRead(this: ClientSocket, nread: number): boolean {
+  const conn = this[CONNECTION];
+  conn.onBytes((conn.ctx.readBuffer as Buffer).subarray(0, nread), true);
+  return true; // keep reading
+}
+
+function onEnd(this: ClientSocket): void {
+  this[CONNECTION].onClientEnd();
+}
+
+function onError(this: ClientSocket, error: Error): void {
+  this[CONNECTION].onSocketError(error);
+}
+
+function onClose(this: ClientSocket): void {
+  this[CONNECTION].onSocketClose();
+}
+
+function onDrain(this: ClientSocket): void {
+  this[CONNECTION].onClientDrain();
+}
+
+/** Tie `socket` to `conn`: its bytes, FIN, errors and close go to the connection. */
+export function attachClientSocket(socket: Socket, conn: Http1Connection, readBuffer: Buffer | undefined): void {
+  const s = socket as ClientSocket;
+  s[CONNECTION] = conn;
+  socket.setNoDelay(true);
+  if (readBuffer === undefined || !readIntoBuffer(s, readBuffer, onRead)) socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.on('error', onError);
+  socket.on('close', onClose);
+}
+
+/** Listen for 'drain' (only once the client first pushed back). */
+export function listenForDrain(socket: Socket): void {
+  socket.on('drain', onDrain);
+}
+
+/** The timer wheel's callback for a connection's deadline. */
+export function onConnectionDeadline(this: void, _id: number, data: unknown): void {
+  (data as Http1Connection).onDeadline();
+}
