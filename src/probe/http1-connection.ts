@@ -1,0 +1,192 @@
+/**
+ * One raw HTTP/1.1 connection under measurement: sends a request, reads exactly one response
+ * (strict parser, Content-Length or chunked framing), and notes the exact moment and manner of
+ * the server's close: a FIN ('end') or an RST (ECONNRESET), told apart, timed with
+ * `performance.now()`.
+ *
+ * States: `busy` (a request is out), `idle` (between responses), `closed`. Every connection of a
+ * measurement is on a `ConnectionSet`, whose `close()` destroys whatever is still open.
+ */
+import type { Socket } from 'node:net';
+import { StateTable } from '../core/state-table.js';
+import type { StateItem } from '../core/state-table.js';
+import { reasonFromError } from '../core/close-reason.js';
+import { ChunkedScanner, DEFAULT_HEAD_LIMITS, parseResponseHead } from '../http/wire/index.js';
+import type { ResponseHead } from '../http/wire/index.js';
+import type { Target } from './target.js';
+
+export type ConnState = 'busy' | 'idle' | 'closed';
+
+/** How the server ended a connection. */
+export interface CloseSeen {
+  /** `fin`: an orderly close; `rst`: a reset; `error`: another socket error; `local`: we closed it. */
+  by: 'fin' | 'rst' | 'error' | 'local';
+  /** `performance.now()` of the close. */
+  at: number;
+  /** The socket error's code, for `rst` and `error`. */
+  code: string | undefined;
+  /** Status of a response the server sent unasked just before closing (a 408), if any. */
+  unaskedStatus: number | undefined;
+}
+
+/** One response, read whole. */
+export interface Response {
+  head: ResponseHead;
+  /** `performance.now()` when its last byte arrived. */
+  endedAt: number;
+  /** The body ran until the server closed (no framing). */
+  endedByClose: boolean;
+}
+
+/** The bytes of a GET (or of a request head with more fields) for `target`. */
+export function requestHead(target: Target, method = 'GET', extra = ''): string {
+  return `${method} ${target.path} HTTP/1.1\r\nHost: ${target.hostHeader}\r\nUser-Agent: lifeline-probe\r\nAccept: */*\r\n${extra}\r\n`;
+}
+
+export class ProbeConnection implements StateItem<ConnState> {
+  state: ConnState = 'idle';
+  prev: this | undefined;
+  next: this | undefined;
+  readonly socket: Socket;
+  /** Resolves once, when the connection is closed by either side. */
+  readonly closed: Promise<CloseSeen>;
+  #buf: Buffer = Buffer.alloc(0);
+  #head: ResponseHead | undefined;
+  #scanner: ChunkedScanner | undefined;
+  #bodyLeft = 0;
+  #method = 'GET';
+  #pending: { resolve: (r: Response) => void; reject: (e: Error) => void } | undefined;
+  #seen: CloseSeen | undefined;
+  #unaskedStatus: number | undefined;
+  readonly #set: ConnectionSet;
+
+  constructor(set: ConnectionSet, socket: Socket) {
+    this.#set = set;
+    this.socket = socket;
+    set.table.add(this, 'idle');
+    this.closed = new Promise((resolve) => {
+      const finish = (by: CloseSeen['by'], code: string | undefined): void => {
+        if (this.#seen !== undefined) return;
+        this.#seen = { by, at: performance.now(), code, unaskedStatus: this.#unaskedStatus };
+        const wasBusy = this.state === 'busy';
+        set.table.move(this, 'closed');
+        if (wasBusy) this.#closedWhileBusy();
+        resolve(this.#seen);
+      };
+      socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+      socket.once('end', () => finish('fin', undefined));
+      socket.once('error', (error: Error & { code?: string }) => finish(reasonFromError(error) === 'reset' ? 'rst' : 'error', error.code));
+      socket.once('close', () => finish('local', undefined));
+    });
+  }
+
+  /** Send `head` (default: a GET) and read its response. Rejects if the server closes first. */
+  request(head: string, method = 'GET'): Promise<Response> {
+    this.#set.table.move(this, 'busy');
+    this.#method = method;
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.socket.write(head, 'latin1');
+    });
+  }
+
+  /** Destroy the socket (idempotent). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.state !== 'busy') {
+      // Bytes nobody asked for: typically a 408 before the server closes. Note its status only.
+      try {
+        const head = parseResponseHead(this.#buf, 0, this.#buf.length, DEFAULT_HEAD_LIMITS, 'GET');
+        if (head !== null) this.#unaskedStatus = head.statusCode;
+      } catch {
+        this.#unaskedStatus ??= 0;
+      }
+      return;
+    }
+    try {
+      this.#advance();
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+      this.socket.destroy();
+    }
+  }
+
+  #advance(): void {
+    for (;;) {
+      if (this.#head === undefined) {
+        const head = parseResponseHead(this.#buf, 0, this.#buf.length, DEFAULT_HEAD_LIMITS, this.#method);
+        if (head === null) return;
+        this.#buf = this.#buf.subarray(head.headBytes);
+        if (head.statusCode < 200 && head.statusCode !== 101) continue; // 1xx: the real head follows
+        this.#head = head;
+        if (head.chunked) this.#scanner = new ChunkedScanner();
+        else this.#bodyLeft = head.contentLength;
+      }
+      const head = this.#head;
+      if (head.bodyUntilClose) {
+        this.#buf = Buffer.alloc(0);
+        return;
+      }
+      if (this.#scanner !== undefined) {
+        const stop = this.#scanner.push(this.#buf, 0, this.#buf.length);
+        if (stop < 0) {
+          this.#buf = Buffer.alloc(0);
+          return;
+        }
+        this.#buf = this.#buf.subarray(stop);
+      } else {
+        const take = Math.min(this.#bodyLeft, this.#buf.length);
+        this.#bodyLeft -= take;
+        this.#buf = this.#buf.subarray(take);
+        if (this.#bodyLeft > 0) return;
+      }
+      this.#complete(false);
+      return;
+    }
+  }
+
+  #complete(byClose: boolean): void {
+    const head = this.#head!;
+    const pending = this.#pending;
+    this.#head = undefined;
+    this.#scanner = undefined;
+    this.#pending = undefined;
+    if (this.state === 'busy') this.#set.table.move(this, 'idle');
+    pending?.resolve({ head, endedAt: performance.now(), endedByClose: byClose });
+  }
+
+  #closedWhileBusy(): void {
+    if (this.#head?.bodyUntilClose === true) this.#complete(true);
+    else this.#fail(new Error(`the server closed the connection (${this.#seen?.by ?? 'close'}) before a whole response`));
+  }
+
+  #fail(error: Error): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (this.state === 'busy') this.#set.table.move(this, 'idle');
+    pending?.reject(error);
+  }
+}
+
+/** The connections of one measurement. */
+export class ConnectionSet {
+  readonly table = new StateTable<ConnState, ProbeConnection>('probe connection', {
+    busy: ['idle', 'closed'],
+    idle: ['busy', 'closed'],
+    closed: [],
+  }, ['busy', 'idle']);
+
+  /** Wrap an opened socket. */
+  add(socket: Socket): ProbeConnection {
+    return new ProbeConnection(this, socket);
+  }
+
+  /** Destroy every connection still open. */
+  close(): void {
+    for (const conn of this.table.all()) conn.destroy();
+  }
+}
