@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createH2Server } from 'node:http2';
 import { createServer as createNetServer } from 'node:net';
 import type { Socket } from 'node:net';
@@ -42,7 +42,7 @@ async function node(server: Server): Promise<string> {
   return `http://127.0.0.1:${port}/`;
 }
 
-const ok = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+const ok = (req: IncomingMessage, res: ServerResponse): void => {
   req.resume();
   req.on('end', () => res.end('ok'));
 };
@@ -91,7 +91,7 @@ before(async () => {
   const h2 = createH2Server({ settings: { maxConcurrentStreams: 33, initialWindowSize: 100_000 } }, (_req, res) => res.end('ok'));
   h2.setTimeout(1_500);
   h2.on('session', (session) => session.ping(() => undefined));
-  const h2Port = await listen(h2 as unknown as import('node:net').Server);
+  const h2Port = await listen(h2);
   servers.push({ close: () => new Promise<void>((resolve) => h2.close(() => resolve())) });
   start('h2', `http://127.0.0.1:${h2Port}/`, { only: ['h2'], maxWaitMs: 5_000 });
 });

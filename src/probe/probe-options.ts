@@ -88,7 +88,7 @@ function resolveBehind(value: unknown): Behind | undefined {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
     return { name: 'custom', idleTimeoutMs: value, what: `a component in front with a ${value} ms idle timeout` };
   }
-  throw new InvalidOptionError('probe.behind', `probe.behind must be a preset name or an integer idle timeout in ms (1 or more); got ${String(value)}`);
+  throw new InvalidOptionError('probe.behind', `probe.behind must be a preset name or an integer idle timeout in ms (1 or more); got ${typeof value === 'number' ? value : typeof value}`);
 }
 
 function resolveOnly(value: unknown): ReadonlySet<MeasurementName> {
@@ -126,7 +126,7 @@ export function resolveProbeOptions(options: ProbeOptions | undefined): Resolved
     maxRequests: integerOption('probe', bag, 'maxRequests', 10_000, { min: 1, max: 1_000_000 }),
     connectTimeoutMs: integerOption('probe', bag, 'connectTimeoutMs', 10_000, { min: 1, max: 600_000 }),
     slowByteIntervalMs: integerOption('probe', bag, 'slowByteIntervalMs', Math.max(100, Math.ceil(maxWaitMs / 6_000)), { min: 1, max: 600_000 }),
-    ca: ca as string | Buffer | undefined,
+    ca,
     insecure: booleanOption('probe', bag, 'insecure', false),
     progress: progress as ProbeProgress | undefined,
   };

@@ -62,6 +62,7 @@ async function trickle(
       break;
     }
   }
+  if (ended === undefined && conn.state === 'closed') ended = 'closed';
   const base = { bytesSent: sent, byteIntervalMs: interval };
   if (ended === undefined) return { ...base, timeoutMs: undefined, endedBy: 'kept', status: undefined, keptAtLeastMs: options.maxWaitMs };
   const response = ended === 'closed' ? await answered : ended;

@@ -60,6 +60,9 @@ export interface Opened<S extends Socket> {
   connectMs: number;
   /** TLS handshake after the TCP connect, ms (0 for plain TCP). */
   handshakeMs: number;
+  /** TLS sessions received so far, oldest first; keeps filling while the socket lives (a TLS 1.2
+   * session comes during the handshake, TLS 1.3 tickets after it). */
+  sessions: Buffer[];
 }
 
 /** Extra TLS options of one connection (version cap, session to resume, ALPN). */
@@ -97,6 +100,7 @@ export function open(target: Target, timeoutMs: number, extra: TlsExtra = {}): P
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let connectMs = 0;
+    const sessions: Buffer[] = [];
     const verify = !target.insecure && extra.verify !== false;
     let socket: Socket;
     if (target.tls) {
@@ -105,6 +109,7 @@ export function open(target: Target, timeoutMs: number, extra: TlsExtra = {}): P
       if (target.servername !== undefined) options.servername = target.servername;
       if (target.ca !== undefined) options.ca = target.ca;
       socket = tlsConnect(options);
+      socket.on('session', (session: Buffer) => sessions.push(session));
     } else {
       socket = netConnect({ host: target.host, port: target.port });
     }
@@ -133,7 +138,7 @@ export function open(target: Target, timeoutMs: number, extra: TlsExtra = {}): P
       clearTimeout(timer);
       socket.off('error', fail);
       const total = performance.now() - started;
-      resolve({ socket, connectMs, handshakeMs: target.tls ? total - connectMs : 0 });
+      resolve({ socket, connectMs, handshakeMs: target.tls ? total - connectMs : 0, sessions });
     }
   });
 }

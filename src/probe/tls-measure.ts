@@ -48,22 +48,23 @@ interface Shake {
 async function shake(target: Target, options: ResolvedProbeOptions, extra: TlsExtra): Promise<Shake> {
   const opened = await open(target, options.connectTimeoutMs, extra);
   const socket = opened.socket as TLSSocket;
-  let session: Buffer | undefined;
-  socket.on('session', (s: Buffer) => { session = s; });
-  socket.on('error', () => undefined);
-  socket.on('data', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.write(`HEAD ${target.path} HTTP/1.1\r\nHost: ${target.hostHeader}\r\nUser-Agent: lifeline-probe\r\nConnection: close\r\n\r\n`);
-  await within(closed, options.connectTimeoutMs);
+  // Read what the handshake decided now: after the close these read as null.
   const result: Shake = {
     protocol: socket.getProtocol(),
     cipher: socket.getCipher()?.name ?? '',
     alpn: socket.alpnProtocol ?? false,
     reused: socket.isSessionReused(),
     handshakeMs: opened.handshakeMs,
-    session,
-    ticket: socket.getTLSTicket() !== undefined || (session !== undefined && sessionFields(session).hasTicket),
+    session: undefined,
+    ticket: socket.getTLSTicket() !== undefined,
   };
+  socket.on('error', () => undefined);
+  socket.on('data', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`HEAD ${target.path} HTTP/1.1\r\nHost: ${target.hostHeader}\r\nUser-Agent: lifeline-probe\r\nConnection: close\r\n\r\n`);
+  await within(closed, options.connectTimeoutMs);
+  result.session = opened.sessions.at(-1);
+  result.ticket ||= result.session !== undefined && sessionFields(result.session).hasTicket;
   socket.destroy();
   return result;
 }

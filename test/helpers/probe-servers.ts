@@ -44,9 +44,16 @@ async function runChild(command: string, args: string[], dir: string, ports: rea
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // SIGTERM, so nginx's master stops its workers (a killed master would orphan them, and their
+  // copy of the stderr pipe would keep this process alive); SIGKILL if it takes over 3 s.
   const close = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    child.stderr?.destroy();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
