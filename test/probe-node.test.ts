@@ -5,6 +5,7 @@
  * - a lying hint: Keep-Alive: timeout=5 written by hand, closes at 2 s;
  * - never closes (keepAliveTimeout 0): "kept at least --max-wait";
  * - maxRequestsPerSocket 4 (announced), and a raw server that closes after 3 without saying so;
+ * - a raw server that resets idle connections after 1 s, and answers garbage on /garbage;
  * - headersTimeout 1500 / requestTimeout 2500 (checked every 100 ms): 408s;
  * - HTTP/2 (h2c) with SETTINGS 33 streams, a 1500 ms idle timeout and a ping to the client.
  */
@@ -85,6 +86,23 @@ before(async () => {
   servers.push({ close: () => new Promise<void>((resolve) => silent.close(() => resolve())) });
   start('silent', `http://127.0.0.1:${silentPort}/`, { only: ['requests'], maxWaitMs: 5_000 });
 
+  // Resets (RST, not FIN) a connection idle for 1 s; answers garbage to the path /garbage.
+  const rst = createNetServer((socket: Socket) => {
+    let timer: NodeJS.Timeout | undefined;
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      clearTimeout(timer);
+      if (d.toString('latin1').startsWith('GET /garbage')) socket.write('HTTP/1.1 2OO OK\r\n\r\n');
+      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      timer = setTimeout(() => socket.resetAndDestroy(), 1_000);
+    });
+    socket.on('close', () => clearTimeout(timer));
+  });
+  const rstPort = await listen(rst);
+  servers.push({ close: () => new Promise<void>((resolve) => rst.close(() => resolve())) });
+  start('rst', `http://127.0.0.1:${rstPort}/`, { only: ['idle'], maxWaitMs: 5_000 });
+  start('garbage', `http://127.0.0.1:${rstPort}/garbage`, { only: ['idle', 'requests'], maxWaitMs: 5_000 });
+
   const slow = createServer({ headersTimeout: 1_500, requestTimeout: 2_500, connectionsCheckingInterval: 100 }, ok);
   start('slow', await node(slow), { only: ['header', 'body'], maxWaitMs: 6_000, slowByteIntervalMs: 50 });
 
@@ -141,6 +159,17 @@ test('a server that never closes idle connections is kept at least --max-wait', 
   assert.equal(r.idle?.keptAtLeastMs, 1_500);
   assert.equal(r.idle?.closedBy, 'kept');
   assert.ok(r.durationMs >= 1_500 && r.durationMs < 4_000, `took ${r.durationMs} ms`);
+});
+
+test('an idle close by RST is told from a FIN; bad wire data is named, not a crash', async () => {
+  const r = await runs.get('rst')!;
+  near(r.idle?.idleTimeoutMs, 1_000, 'idle timeout');
+  assert.equal(r.idle?.closedBy, 'rst');
+  assert.ok(r.idle?.samples.every((s) => s.closedBy === 'rst'));
+  const g = await runs.get('garbage')!;
+  assert.equal(g.idle, undefined);
+  assert.deepEqual(g.errors.map((e) => e.measurement).sort(), ['idle', 'requests']);
+  for (const e of g.errors) assert.match(e.message, /^bad HTTP\/1\.1 response from the server: status code is not 100-599 \(byte \d+\)$/);
 });
 
 test('request limit: maxRequestsPerSocket 4 announced; a silent close after 3 is a race', async () => {

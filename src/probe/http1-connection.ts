@@ -110,7 +110,10 @@ export class ProbeConnection implements StateItem<ConnState> {
     try {
       this.#advance();
     } catch (error) {
-      this.#fail(error instanceof Error ? error : new Error(String(error)));
+      // Bad wire data from the server: say so, with the parser's reason and byte offset.
+      const at = (error as { offset?: unknown }).offset;
+      const why = error instanceof Error ? error.message : String(error);
+      this.#fail(new Error(`bad HTTP/1.1 response from the server: ${why}${typeof at === 'number' ? ` (byte ${at})` : ''}`, { cause: error }));
       this.socket.destroy();
     }
   }

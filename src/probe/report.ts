@@ -36,11 +36,11 @@ function rows(result: ProbeResult): [string, string][] {
   const { tcp, idle, requests, header, body, tls, h2 } = result;
   if (tcp !== undefined) out.push([LABELS.tcp, `connect ${tcp.connectMs} ms (median of ${tcp.connectSamplesMs.length}); the server's TCP keepalive is not visible from outside`]);
   if (idle !== undefined) {
-    const samples = idle.samples.map((s) => (s.idleMs === undefined ? 'kept' : `${s.idleMs}`)).join(', ');
+    const samples = idle.samples.map((s) => (s.idleMs === undefined ? 'kept' : `${s.idleMs} ms`)).join(', ');
     const main = idle.noKeepAlive ? 'no keep-alive (Connection: close on the first response)'
       : idle.idleTimeoutMs === undefined ? `kept at least ${dur(idle.keptAtLeastMs ?? 0)} (--max-wait)`
         : `${idle.idleTimeoutMs} ms, closed by ${idle.closedBy.toUpperCase()}`;
-    out.push([LABELS.idle, `${main} [${samples} ms${idle.strayCloses > 0 ? `; ${idle.strayCloses} stray` : ''}]`]);
+    out.push([LABELS.idle, `${main} [${samples}${idle.strayCloses > 0 ? `; ${idle.strayCloses} stray` : ''}]`]);
     const hint = idle.hint;
     out.push(['Keep-Alive hint', hint === undefined ? 'none' : `timeout=${hint.timeoutSec ?? '-'} s, max=${hint.max ?? '-'}`]);
   }

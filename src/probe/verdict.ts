@@ -46,8 +46,10 @@ function hintVerdicts(idle: IdleResult | undefined, limit: RequestLimitResult | 
       });
     } else if (y !== undefined) {
       out.push({ topic: 'hint_timeout', races: false, text: `closes idle connections ${y - hintMs} ms after its hint (Keep-Alive: timeout=${hintSec}): safe for a client that trusts the hint`, fix: undefined });
-    } else {
+    } else if ((idle.keptAtLeastMs ?? 0) >= hintMs) {
       out.push({ topic: 'hint_timeout', races: false, text: `kept idle connections at least ${idle.keptAtLeastMs ?? 0} ms, past its hint (Keep-Alive: timeout=${hintSec})`, fix: undefined });
+    } else {
+      out.push({ topic: 'hint_timeout', races: false, text: `inconclusive: kept idle connections the whole ${idle.keptAtLeastMs ?? 0} ms, shorter than its hint (Keep-Alive: timeout=${hintSec}); run with --max-wait above ${hintMs} ms to compare`, fix: undefined });
     }
   }
   if (limit !== undefined) {

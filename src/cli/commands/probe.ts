@@ -54,7 +54,8 @@ function liveProgress(progress: ProbeProgress, io: CliIo): { stop(): void } {
   let drawn = 0;
   const draw = (): void => {
     const lines = formatProgress(progress.snapshot(), performance.now());
-    const width = process.stderr.columns ?? 100;
+    const columns = process.stderr.columns ?? 0;
+    const width = columns > 0 ? columns : 100;
     let text = drawn > 0 ? `\x1b[${drawn}A` : '';
     text += '\r\x1b[J';
     for (const line of lines) text += `${line.slice(0, Math.max(20, width - 1))}\n`;
