@@ -6,11 +6,12 @@
  * - never closes (keepAliveTimeout 0): "kept at least --max-wait";
  * - maxRequestsPerSocket 4 (announced), and a raw server that closes after 3 without saying so;
  * - a raw server that resets idle connections after 1 s, and answers garbage on /garbage;
- * - headersTimeout 1500 / requestTimeout 2500 (checked every 100 ms): 408s;
+ * - headersTimeout 1500 / requestTimeout 2500 (checked every 100 ms), in a child process: 408s;
  * - HTTP/2 (h2c) with SETTINGS 33 streams, a 1500 ms idle timeout and a ping to the client.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createH2Server } from 'node:http2';
@@ -103,8 +104,15 @@ before(async () => {
   start('rst', `http://127.0.0.1:${rstPort}/`, { only: ['idle'], maxWaitMs: 5_000 });
   start('garbage', `http://127.0.0.1:${rstPort}/garbage`, { only: ['idle', 'requests'], maxWaitMs: 5_000 });
 
-  const slow = createServer({ headersTimeout: 1_500, requestTimeout: 2_500, connectionsCheckingInterval: 100 }, ok);
-  start('slow', await node(slow), { only: ['header', 'body'], maxWaitMs: 6_000, slowByteIntervalMs: 50 });
+  // In its own process: its 100 ms check timer must not wait behind this process's probes.
+  const slowSource = `const s = require('node:http').createServer({ headersTimeout: 1500, requestTimeout: 2500, connectionsCheckingInterval: 100 },
+    (req, res) => { req.resume(); req.on('end', () => res.end('ok')); });
+    s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const slow = spawn(process.execPath, ['-e', slowSource], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const slowExited = new Promise<void>((resolve) => slow.once('exit', () => resolve()));
+  servers.push({ close: async () => { slow.kill(); await slowExited; } });
+  const slowPort = await new Promise<string>((resolve) => slow.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  start('slow', `http://127.0.0.1:${slowPort}/`, { only: ['header', 'body'], maxWaitMs: 6_000, slowByteIntervalMs: 50 });
 
   const h2 = createH2Server({ settings: { maxConcurrentStreams: 33, initialWindowSize: 100_000 } }, (_req, res) => res.end('ok'));
   h2.setTimeout(1_500);
