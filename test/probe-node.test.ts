@@ -131,7 +131,7 @@ after(async () => {
 test('Node defaults: idle close at keepAliveTimeout + 1 s (6 s), hint 5 s, closed later than the hint: no race', async () => {
   const r = await runs.get('defaults')!;
   near(r.idle?.idleTimeoutMs, 6_000, 'idle timeout');
-  assert.equal(r.idle?.closedBy, 'fin');
+  assert.equal(r.idle?.closedBy, 'peer_close', 'a FIN');
   assert.equal(r.idle?.samples.length, 3);
   assert.equal(r.idle?.hint?.timeoutSec, 5);
   const hint = r.verdicts.find((v) => v.topic === 'hint_timeout');
@@ -165,18 +165,20 @@ test('a server that never closes idle connections is kept at least --max-wait', 
   const r = await runs.get('never')!;
   assert.equal(r.idle?.idleTimeoutMs, undefined);
   assert.equal(r.idle?.keptAtLeastMs, 1_500);
-  assert.equal(r.idle?.closedBy, 'kept');
+  assert.equal(r.idle?.closedBy, undefined);
+  assert.ok(r.idle?.samples.every((s) => s.idleMs === undefined && s.closedBy === undefined));
   assert.ok(r.durationMs >= 1_500 && r.durationMs < 4_000, `took ${r.durationMs} ms`);
 });
 
 test('an idle close by RST is told from a FIN; bad wire data is named, not a crash', async () => {
   const r = await runs.get('rst')!;
   near(r.idle?.idleTimeoutMs, 1_000, 'idle timeout');
-  assert.equal(r.idle?.closedBy, 'rst');
-  assert.ok(r.idle?.samples.every((s) => s.closedBy === 'rst'));
+  assert.equal(r.idle?.closedBy, 'reset', 'an RST');
+  assert.ok(r.idle?.samples.every((s) => s.closedBy === 'reset'));
   const g = await runs.get('garbage')!;
   assert.equal(g.idle, undefined);
   assert.deepEqual(g.errors.map((e) => e.measurement).sort(), ['idle', 'requests']);
+  for (const e of g.errors) assert.equal(e.code, 'ERR_PROBE_BAD_RESPONSE');
   for (const e of g.errors) assert.match(e.message, /^bad HTTP\/1\.1 response from the server: status code is not 100-599 \(byte \d+\)$/);
 });
 
@@ -192,7 +194,7 @@ test('request limit: maxRequestsPerSocket 4 announced; a silent close after 3 is
 
 test('slow head and body: headersTimeout 1500 and requestTimeout 2500 answer 408 (Node checks every 100 ms)', async () => {
   const r = await runs.get('slow')!;
-  assert.equal(r.header?.endedBy, 'status');
+  assert.equal(r.header?.endedBy, 'answered');
   assert.equal(r.header?.status, 408);
   const h = r.header?.timeoutMs ?? 0;
   assert.ok(h >= 1_470 && h <= 1_500 + 100 + 30, `header timeout ${h} ms`);

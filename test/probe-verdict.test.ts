@@ -10,7 +10,7 @@ import type { IdleResult, RequestLimitResult } from '../src/probe/index.js';
 
 function idle(idleTimeoutMs: number | undefined, timeoutSec?: number): IdleResult {
   return {
-    idleTimeoutMs, keptAtLeastMs: idleTimeoutMs === undefined ? 600_000 : undefined, closedBy: idleTimeoutMs === undefined ? 'kept' : 'fin',
+    idleTimeoutMs, keptAtLeastMs: idleTimeoutMs === undefined ? 600_000 : undefined, closedBy: idleTimeoutMs === undefined ? undefined : 'peer_close',
     samples: [], strayCloses: 0, hint: timeoutSec === undefined ? undefined : { timeoutSec }, noKeepAlive: false,
   };
 }

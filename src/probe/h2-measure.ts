@@ -9,6 +9,7 @@ import type { ClientHttp2Session, SecureClientSessionOptions, Settings } from 'n
 import { within, ms } from './bounded.js';
 import type { ResolvedProbeOptions } from './probe-options.js';
 import type { Target } from './target.js';
+import { ProbeResponseError } from './probe-errors.js';
 
 export interface H2Result {
   /** Whether the server speaks HTTP/2 on this URL; the rest is set only when it does. */
@@ -61,7 +62,7 @@ function openSession(target: Target, options: ResolvedProbeOptions): Promise<Cli
   if (target.ca !== undefined) sessionOptions.ca = target.ca;
   return new Promise((resolve, reject) => {
     const session = connect(authority, sessionOptions);
-    const timer = setTimeout(() => { session.destroy(); reject(new Error(`no SETTINGS within ${options.connectTimeoutMs} ms`)); }, options.connectTimeoutMs);
+    const timer = setTimeout(() => { session.destroy(); reject(new ProbeResponseError('ERR_PROBE_NO_SETTINGS', `no HTTP/2 SETTINGS within ${options.connectTimeoutMs} ms`)); }, options.connectTimeoutMs);
     timer.unref();
     session.once('remoteSettings', () => { clearTimeout(timer); session.off('error', fail); resolve(session); });
     function fail(error: Error): void {

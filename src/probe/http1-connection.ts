@@ -11,16 +11,19 @@ import type { Socket } from 'node:net';
 import { StateTable } from '../core/state-table.js';
 import type { StateItem } from '../core/state-table.js';
 import { reasonFromError } from '../core/close-reason.js';
+import type { CloseReason } from '../core/close-reason.js';
+import { ProbeResponseError } from './probe-errors.js';
 import { ChunkedScanner, DEFAULT_HEAD_LIMITS, parseResponseHead } from '../http/wire/index.js';
 import type { ResponseHead } from '../http/wire/index.js';
 import type { Target } from './target.js';
 
 export type ConnState = 'busy' | 'idle' | 'closed';
 
-/** How the server ended a connection. */
+/** How a connection ended. */
 export interface CloseSeen {
-  /** `fin`: an orderly close; `rst`: a reset; `error`: another socket error; `local`: we closed it. */
-  by: 'fin' | 'rst' | 'error' | 'local';
+  /** `peer_close` (the server's FIN), `reset` (its RST), another remote reason from
+   * `reasonFromError`, or `shutdown` when the probe closed it itself. */
+  reason: CloseReason;
   /** `performance.now()` of the close. */
   at: number;
   /** The socket error's code, for `rst` and `error`. */
@@ -65,18 +68,18 @@ export class ProbeConnection implements StateItem<ConnState> {
     this.socket = socket;
     set.table.add(this, 'idle');
     this.closed = new Promise((resolve) => {
-      const finish = (by: CloseSeen['by'], code: string | undefined): void => {
+      const finish = (reason: CloseReason, code: string | undefined): void => {
         if (this.#seen !== undefined) return;
-        this.#seen = { by, at: performance.now(), code, unaskedStatus: this.#unaskedStatus };
+        this.#seen = { reason, at: performance.now(), code, unaskedStatus: this.#unaskedStatus };
         const wasBusy = this.state === 'busy';
         set.table.move(this, 'closed');
         if (wasBusy) this.#closedWhileBusy();
         resolve(this.#seen);
       };
       socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-      socket.once('end', () => finish('fin', undefined));
-      socket.once('error', (error: Error & { code?: string }) => finish(reasonFromError(error) === 'reset' ? 'rst' : 'error', error.code));
-      socket.once('close', () => finish('local', undefined));
+      socket.once('end', () => finish('peer_close', undefined));
+      socket.once('error', (error: Error & { code?: string }) => finish(reasonFromError(error), error.code));
+      socket.once('close', () => finish('shutdown', undefined));
     });
   }
 
@@ -113,7 +116,7 @@ export class ProbeConnection implements StateItem<ConnState> {
       // Bad wire data from the server: say so, with the parser's reason and byte offset.
       const at = (error as { offset?: unknown }).offset;
       const why = error instanceof Error ? error.message : String(error);
-      this.#fail(new Error(`bad HTTP/1.1 response from the server: ${why}${typeof at === 'number' ? ` (byte ${at})` : ''}`, { cause: error }));
+      this.#fail(new ProbeResponseError('ERR_PROBE_BAD_RESPONSE', `bad HTTP/1.1 response from the server: ${why}${typeof at === 'number' ? ` (byte ${at})` : ''}`, error));
       this.socket.destroy();
     }
   }
@@ -164,10 +167,10 @@ export class ProbeConnection implements StateItem<ConnState> {
 
   #closedWhileBusy(): void {
     if (this.#head?.bodyUntilClose === true) this.#complete(true);
-    else this.#fail(new Error(`the server closed the connection (${this.#seen?.by ?? 'close'}) before a whole response`));
+    else this.#fail(new ProbeResponseError('ERR_PROBE_CLOSED_EARLY', `the server closed the connection (${this.#seen?.reason ?? 'shutdown'}) before a whole response`));
   }
 
-  #fail(error: Error): void {
+  #fail(error: ProbeResponseError): void {
     const pending = this.#pending;
     this.#pending = undefined;
     if (this.state === 'busy') this.#set.table.move(this, 'idle');

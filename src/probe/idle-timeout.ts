@@ -4,6 +4,7 @@
  * The median is the rule, so one stray close (a restart, a cap eviction) is not taken for it.
  * The first response's `Keep-Alive` hint is kept for the hint check.
  */
+import type { CloseReason } from '../core/close-reason.js';
 import { within, median, ms } from './bounded.js';
 import { ConnectionSet, requestHead } from './http1-connection.js';
 import type { KeepAliveHint } from '../http/wire/index.js';
@@ -14,8 +15,9 @@ import type { Target } from './target.js';
 export interface IdleSample {
   /** Idle time until the server closed, ms; undefined when it kept the connection to the bound. */
   idleMs: number | undefined;
-  /** `fin`, `rst`, `error`, or `kept` (still open at --max-wait). */
-  closedBy: 'fin' | 'rst' | 'error' | 'kept';
+  /** How the server closed it: `peer_close` (FIN), `reset` (RST), or another remote close
+   * reason; undefined when it was still open at --max-wait. */
+  closedBy: CloseReason | undefined;
   /** Status of a response the server sent before closing, unasked (e.g. 408). */
   unaskedStatus: number | undefined;
 }
@@ -25,8 +27,8 @@ export interface IdleResult {
   idleTimeoutMs: number | undefined;
   /** Set when the server kept idle connections open for the whole bound: at least this long. */
   keptAtLeastMs: number | undefined;
-  /** How it closes: the manner of most samples. */
-  closedBy: 'fin' | 'rst' | 'error' | 'kept';
+  /** How it closes: the reason of most samples; undefined when kept. */
+  closedBy: CloseReason | undefined;
   samples: IdleSample[];
   /** Samples more than 2 % and 30 ms away from the rule (stray closes). */
   strayCloses: number;
@@ -43,15 +45,14 @@ async function oneSample(target: Target, options: ResolvedProbeOptions, set: Con
   const hint = response.head.keepAliveHint;
   if (response.head.connectionClose) {
     conn.destroy();
-    return { sample: { idleMs: 0, closedBy: 'fin', unaskedStatus: undefined }, hint, noKeepAlive: true };
+    return { sample: { idleMs: 0, closedBy: 'peer_close', unaskedStatus: undefined }, hint, noKeepAlive: true };
   }
   const seen = await within(conn.closed, options.maxWaitMs);
-  if (seen === undefined || seen.by === 'local') {
+  if (seen === undefined || seen.reason === 'shutdown') {
     conn.destroy();
-    return { sample: { idleMs: undefined, closedBy: 'kept', unaskedStatus: undefined }, hint, noKeepAlive: false };
+    return { sample: { idleMs: undefined, closedBy: undefined, unaskedStatus: undefined }, hint, noKeepAlive: false };
   }
-  const closedBy = seen.by === 'rst' ? 'rst' : seen.by === 'fin' ? 'fin' : 'error';
-  return { sample: { idleMs: ms(seen.at - response.endedAt), closedBy, unaskedStatus: seen.unaskedStatus }, hint, noKeepAlive: false };
+  return { sample: { idleMs: ms(seen.at - response.endedAt), closedBy: seen.reason, unaskedStatus: seen.unaskedStatus }, hint, noKeepAlive: false };
 }
 
 /** Run measurement 1. Rejects only when the server cannot be reached or answers garbage. */
@@ -73,15 +74,15 @@ export async function measureIdleTimeout(target: Target, options: ResolvedProbeO
     // Kept connections count as +infinity, so a majority kept means the rule is "kept".
     const rule = median(samples.map((s) => s.idleMs ?? Number.POSITIVE_INFINITY));
     const finite = Number.isFinite(rule);
-    const counts = new Map<IdleSample['closedBy'], number>();
-    for (const s of samples) counts.set(s.closedBy, (counts.get(s.closedBy) ?? 0) + 1);
-    const closedBy = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    const counts = new Map<CloseReason, number>();
+    for (const s of samples) if (s.closedBy !== undefined) counts.set(s.closedBy, (counts.get(s.closedBy) ?? 0) + 1);
+    const closedBy = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
     const tolerance = finite ? Math.max(30, rule * 0.02) : 0;
     const strayCloses = samples.filter((s) => (finite ? s.idleMs === undefined || Math.abs(s.idleMs - rule) > tolerance : s.idleMs !== undefined)).length;
     return {
       idleTimeoutMs: finite ? ms(rule) : undefined,
       keptAtLeastMs: finite ? undefined : options.maxWaitMs,
-      closedBy: finite ? closedBy : 'kept',
+      closedBy: finite ? closedBy : undefined,
       samples, strayCloses, hint, noKeepAlive,
     };
   } finally {

@@ -9,7 +9,7 @@ export { MEASUREMENTS, BEHIND_PRESETS, RACE_MARGIN_MS, resolveProbeOptions } fro
 export type { ProbeOptions, ResolvedProbeOptions, MeasurementName, BehindPreset, Behind } from './probe-options.js';
 export { ProbeProgress } from './progress.js';
 export type { ProgressEntry } from './progress.js';
-export { ProbeUnreachableError, ProbeUrlError } from './probe-errors.js';
+export { ProbeResponseError, ProbeUnreachableError, ProbeUrlError } from './probe-errors.js';
 export { verdicts } from './verdict.js';
 export type { Verdict } from './verdict.js';
 export { formatTable, formatJson, formatProgress } from './report.js';

@@ -11,6 +11,14 @@ export class ProbeUnreachableError extends LifelineError {
   }
 }
 
+/** What the server sent (or did) made a measurement impossible: bad wire data, a close before a
+ * whole response, no HTTP/2 SETTINGS. Listed in the result's `errors`; other measurements go on. */
+export class ProbeResponseError extends LifelineError {
+  constructor(code: 'ERR_PROBE_BAD_RESPONSE' | 'ERR_PROBE_CLOSED_EARLY' | 'ERR_PROBE_NO_SETTINGS', message: string, cause?: unknown) {
+    super(code, message, { cause });
+  }
+}
+
 /** The URL itself is not one the probe can use (scheme, host). */
 export class ProbeUrlError extends LifelineError {
   constructor(message: string) {

@@ -41,8 +41,8 @@ export interface ProbeResult {
   body: SlowRequestResult | undefined;
   tls: TlsResult | undefined;
   h2: H2Result | undefined;
-  /** Measurements that failed, with why. */
-  errors: { measurement: MeasurementName; message: string }[];
+  /** Measurements that failed, with why (`code`: an `ERR_PROBE_*` code or the socket's errno). */
+  errors: { measurement: MeasurementName; code: string; message: string }[];
   verdicts: Verdict[];
   /** Some verdict says someone will race this server's close. */
   races: boolean;
@@ -69,7 +69,8 @@ export async function probe(url: string, options?: ProbeOptions): Promise<ProbeR
     try {
       return await fn();
     } catch (error) {
-      errors.push({ measurement: name, message: error instanceof Error ? error.message : String(error) });
+      const code = (error as { code?: unknown }).code;
+      errors.push({ measurement: name, code: typeof code === 'string' ? code : 'ERR_PROBE', message: error instanceof Error ? error.message : String(error) });
       o.progress?.done(name);
       return undefined;
     }

@@ -3,6 +3,7 @@
  * verdicts), `formatJson` for machines (every figure, its unit in its key, null when not
  * measured), and `formatProgress` for the live lines while it runs.
  */
+import type { CloseReason } from '../core/close-reason.js';
 import type { ProgressEntry } from './progress.js';
 import type { ProbeResult } from './probe.js';
 import type { SlowRequestResult } from './slow-request.js';
@@ -25,10 +26,15 @@ function yesNo(v: boolean | string): string {
 function slow(r: SlowRequestResult): string {
   const rate = `(1 byte / ${r.byteIntervalMs} ms, ${r.bytesSent} bytes)`;
   if (r.endedBy === 'kept') return `kept reading at least ${dur(r.keptAtLeastMs ?? 0)} ${rate}`;
-  if (r.endedBy === 'status') {
+  if (r.endedBy === 'answered') {
     return r.status === 408 ? `${r.timeoutMs ?? 0} ms, then 408 ${rate}` : `answered ${r.status ?? '?'} after ${r.timeoutMs ?? 0} ms without waiting for the rest ${rate}`;
   }
-  return `${r.timeoutMs ?? 0} ms, then closed (${r.endedBy.toUpperCase()}, no response) ${rate}`;
+  return `${r.timeoutMs ?? 0} ms, then closed (${manner(r.closeReason)}, no response) ${rate}`;
+}
+
+/** FIN and RST as an engineer reads them; other close reasons by name. */
+function manner(reason: CloseReason | undefined): string {
+  return reason === 'peer_close' ? 'FIN' : reason === 'reset' ? 'RST' : reason ?? 'kept';
 }
 
 function rows(result: ProbeResult): [string, string][] {
@@ -39,7 +45,7 @@ function rows(result: ProbeResult): [string, string][] {
     const samples = idle.samples.map((s) => (s.idleMs === undefined ? 'kept' : `${s.idleMs} ms`)).join(', ');
     const main = idle.noKeepAlive ? 'no keep-alive (Connection: close on the first response)'
       : idle.idleTimeoutMs === undefined ? `kept at least ${dur(idle.keptAtLeastMs ?? 0)} (--max-wait)`
-        : `${idle.idleTimeoutMs} ms, closed by ${idle.closedBy.toUpperCase()}`;
+        : `${idle.idleTimeoutMs} ms, closed by ${manner(idle.closedBy)}`;
     out.push([LABELS.idle, `${main} [${samples}${idle.strayCloses > 0 ? `; ${idle.strayCloses} stray` : ''}]`]);
     const hint = idle.hint;
     out.push(['Keep-Alive hint', hint === undefined ? 'none' : `timeout=${hint.timeoutSec ?? '-'} s, max=${hint.max ?? '-'}`]);

@@ -4,6 +4,7 @@
  * time from the first byte to the server's 408 or close is its header (or body) timeout. A server
  * whose timer restarts on every byte never cuts a client that trickles: that shows as "kept".
  */
+import type { CloseReason } from '../core/close-reason.js';
 import { within, ms } from './bounded.js';
 import { ConnectionSet, requestHead } from './http1-connection.js';
 import type { ProbeConnection } from './http1-connection.js';
@@ -14,9 +15,12 @@ import type { Target } from './target.js';
 export interface SlowRequestResult {
   /** Time from the first slow byte to the server's answer or close, ms; undefined when kept. */
   timeoutMs: number | undefined;
-  /** `status`: it answered (408 is the timeout; another status answered without waiting for the
-   * body); `fin`/`rst`: it closed without a response; `kept`: still reading at the bound. */
-  endedBy: 'status' | 'fin' | 'rst' | 'error' | 'kept';
+  /** `answered`: it sent a response (408 is the timeout; another status answered without
+   * waiting for the body); `closed`: it closed without a response (see `closeReason`); `kept`:
+   * still reading at the bound. */
+  endedBy: 'answered' | 'closed' | 'kept';
+  /** How it closed, when `closed`: `peer_close` (FIN), `reset` (RST), ... */
+  closeReason: CloseReason | undefined;
   /** The status it answered, if it did. */
   status: number | undefined;
   /** Slow bytes sent before it ended. */
@@ -63,16 +67,15 @@ async function trickle(
     }
   }
   if (ended === undefined && conn.state === 'closed') ended = 'closed';
-  const base = { bytesSent: sent, byteIntervalMs: interval };
+  const base = { bytesSent: sent, byteIntervalMs: interval, closeReason: undefined };
   if (ended === undefined) return { ...base, timeoutMs: undefined, endedBy: 'kept', status: undefined, keptAtLeastMs: options.maxWaitMs };
   const response = ended === 'closed' ? await answered : ended;
-  if (response !== undefined) return { ...base, timeoutMs: ms(response.at - started), endedBy: 'status', status: response.status, keptAtLeastMs: undefined };
+  if (response !== undefined) return { ...base, timeoutMs: ms(response.at - started), endedBy: 'answered', status: response.status, keptAtLeastMs: undefined };
   const seen = await conn.closed;
   if (seen.unaskedStatus !== undefined && seen.unaskedStatus > 0) {
-    return { ...base, timeoutMs: ms(seen.at - started), endedBy: 'status', status: seen.unaskedStatus, keptAtLeastMs: undefined };
+    return { ...base, timeoutMs: ms(seen.at - started), endedBy: 'answered', status: seen.unaskedStatus, keptAtLeastMs: undefined };
   }
-  const endedBy = seen.by === 'fin' ? 'fin' : seen.by === 'rst' ? 'rst' : 'error';
-  return { ...base, timeoutMs: ms(seen.at - started), endedBy, status: undefined, keptAtLeastMs: undefined };
+  return { ...base, timeoutMs: ms(seen.at - started), endedBy: 'closed', closeReason: seen.reason, status: undefined, keptAtLeastMs: undefined };
 }
 
 /** The header timeout: a GET head, one byte at a time. */
