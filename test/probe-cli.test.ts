@@ -13,6 +13,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { closeServer, freePort, listen } from './helpers/probe-servers.js';
 import { makeTestCert, openTcpHandles } from './helpers/tls-certs.js';
+import { skipFor } from './helpers/lease-prerequisites.js';
+import { missing } from './helpers/probe-servers.js';
 
 const bin = fileURLToPath(new URL('../../bin/lifeline.js', import.meta.url));
 
@@ -20,8 +22,12 @@ interface Run { status: number | null; stdout: string; stderr: string }
 
 /** Run the CLI (async, so this process keeps serving the test servers), bounded to 20 s. */
 function run(...args: string[]): Promise<Run> {
+  return spawnRun(process.execPath, [bin, 'probe', ...args]);
+}
+
+function spawnRun(command: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, 'probe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -131,4 +137,19 @@ test('--json: every figure with its unit in the key, null when not measured; exi
   assert.equal(json.races, false);
   // Node advertises timeout=floor(500 / 1000) = 0 and closes 1.5 s later: late, so no race.
   assert.deepEqual(json.verdicts.map((v) => [v.topic, v.races]), [['hint_timeout', false], ['client_pool', false]]);
+});
+
+// `script` (util-linux) runs the command on a pseudo-terminal, as a user's shell would.
+test('on a terminal: one live progress line per measurement, redrawn, then erased before the table', { skip: skipFor('probe progress on a TTY', missing('script')) }, async () => {
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} probe ${honestUrl} --only idle,header --max-wait 1200ms`;
+  const r = await spawnRun('script', ['-qfec', command, '/dev/null']);
+  assert.equal(r.status, 0, r.stdout);
+  const out = r.stdout;
+  assert.match(out, /HTTP\/1\.1 idle timeout {2}\d+ ms of 1200 ms: waiting for close of 3 idle connections \(\d\/3\)\r\n/);
+  assert.match(out, /Header timeout {9}\d+ ms of 1200 ms: waiting for 408 or close; head at 1 byte \/ 100 ms\r\n/);
+  assert.match(out, /\x1b\[2A\r\x1b\[J {2}HTTP/, 'redrawn in place');
+  const table = out.indexOf('lifeline probe http');
+  assert.ok(table > 0);
+  assert.match(out.slice(0, table), /\x1b\[\dA\r\x1b\[J$/, 'erased just before the table');
+  assert.doesNotMatch(out.slice(table), /waiting for/);
 });

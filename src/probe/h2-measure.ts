@@ -105,7 +105,7 @@ export async function measureH2(target: Target, options: ResolvedProbeOptions, a
     stream.resume();
     await within(new Promise<void>((resolve) => stream.once('close', () => resolve())), options.connectTimeoutMs);
     const idleFrom = performance.now();
-    options.progress?.set('h2', 'server to send GOAWAY on the idle session', options.maxWaitMs);
+    options.progress?.set('h2', 'GOAWAY on the idle session', options.maxWaitMs);
     let goaway: { at: number; code: number } | undefined;
     s.once('goaway', (code: number) => { goaway = { at: performance.now(), code }; });
     const closedAt = await within(new Promise<number>((resolve) => s.once('close', () => resolve(performance.now()))), options.maxWaitMs);

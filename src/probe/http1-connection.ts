@@ -46,6 +46,22 @@ export function requestHead(target: Target, method = 'GET', extra = ''): string 
   return `${method} ${target.path} HTTP/1.1\r\nHost: ${target.hostHeader}\r\nUser-Agent: lifeline-probe\r\nAccept: */*\r\n${extra}\r\n`;
 }
 
+/** One request/response exchange: its own state, dropped when the response is whole. */
+class Exchange {
+  readonly method: string;
+  readonly resolve: (r: Response) => void;
+  readonly reject: (e: Error) => void;
+  head: ResponseHead | undefined;
+  scanner: ChunkedScanner | undefined;
+  bodyLeft = 0;
+
+  constructor(method: string, resolve: (r: Response) => void, reject: (e: Error) => void) {
+    this.method = method;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+}
+
 export class ProbeConnection implements StateItem<ConnState> {
   state: ConnState = 'idle';
   prev: this | undefined;
@@ -54,11 +70,7 @@ export class ProbeConnection implements StateItem<ConnState> {
   /** Resolves once, when the connection is closed by either side. */
   readonly closed: Promise<CloseSeen>;
   #buf: Buffer = Buffer.alloc(0);
-  #head: ResponseHead | undefined;
-  #scanner: ChunkedScanner | undefined;
-  #bodyLeft = 0;
-  #method = 'GET';
-  #pending: { resolve: (r: Response) => void; reject: (e: Error) => void } | undefined;
+  #exchange: Exchange | undefined;
   #seen: CloseSeen | undefined;
   #unaskedStatus: number | undefined;
   readonly #set: ConnectionSet;
@@ -86,9 +98,8 @@ export class ProbeConnection implements StateItem<ConnState> {
   /** Send `head` (default: a GET) and read its response. Rejects if the server closes first. */
   request(head: string, method = 'GET'): Promise<Response> {
     this.#set.table.move(this, 'busy');
-    this.#method = method;
     return new Promise((resolve, reject) => {
-      this.#pending = { resolve, reject };
+      this.#exchange = new Exchange(method, resolve, reject);
       this.socket.write(head, 'latin1');
     });
   }
@@ -100,7 +111,8 @@ export class ProbeConnection implements StateItem<ConnState> {
 
   #onData(chunk: Buffer): void {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.state !== 'busy') {
+    const ex = this.#exchange;
+    if (ex === undefined) {
       // Bytes nobody asked for: typically a 408 before the server closes. Note its status only.
       try {
         const head = parseResponseHead(this.#buf, 0, this.#buf.length, DEFAULT_HEAD_LIMITS, 'GET');
@@ -111,7 +123,7 @@ export class ProbeConnection implements StateItem<ConnState> {
       return;
     }
     try {
-      this.#advance();
+      this.#advance(ex);
     } catch (error) {
       // Bad wire data from the server: say so, with the parser's reason and byte offset.
       const at = (error as { offset?: unknown }).offset;
@@ -121,60 +133,57 @@ export class ProbeConnection implements StateItem<ConnState> {
     }
   }
 
-  #advance(): void {
+  #advance(ex: Exchange): void {
     for (;;) {
-      if (this.#head === undefined) {
-        const head = parseResponseHead(this.#buf, 0, this.#buf.length, DEFAULT_HEAD_LIMITS, this.#method);
+      if (ex.head === undefined) {
+        const head = parseResponseHead(this.#buf, 0, this.#buf.length, DEFAULT_HEAD_LIMITS, ex.method);
         if (head === null) return;
         this.#buf = this.#buf.subarray(head.headBytes);
         if (head.statusCode < 200 && head.statusCode !== 101) continue; // 1xx: the real head follows
-        this.#head = head;
-        if (head.chunked) this.#scanner = new ChunkedScanner();
-        else this.#bodyLeft = head.contentLength;
+        ex.head = head;
+        if (head.chunked) ex.scanner = new ChunkedScanner();
+        else ex.bodyLeft = head.contentLength;
       }
-      const head = this.#head;
+      const head = ex.head;
       if (head.bodyUntilClose) {
         this.#buf = Buffer.alloc(0);
         return;
       }
-      if (this.#scanner !== undefined) {
-        const stop = this.#scanner.push(this.#buf, 0, this.#buf.length);
+      if (ex.scanner !== undefined) {
+        const stop = ex.scanner.push(this.#buf, 0, this.#buf.length);
         if (stop < 0) {
           this.#buf = Buffer.alloc(0);
           return;
         }
         this.#buf = this.#buf.subarray(stop);
       } else {
-        const take = Math.min(this.#bodyLeft, this.#buf.length);
-        this.#bodyLeft -= take;
+        const take = Math.min(ex.bodyLeft, this.#buf.length);
+        ex.bodyLeft -= take;
         this.#buf = this.#buf.subarray(take);
-        if (this.#bodyLeft > 0) return;
+        if (ex.bodyLeft > 0) return;
       }
-      this.#complete(false);
+      this.#complete(ex, head, false);
       return;
     }
   }
 
-  #complete(byClose: boolean): void {
-    const head = this.#head!;
-    const pending = this.#pending;
-    this.#head = undefined;
-    this.#scanner = undefined;
-    this.#pending = undefined;
+  #complete(ex: Exchange, head: ResponseHead, byClose: boolean): void {
+    this.#exchange = undefined;
     if (this.state === 'busy') this.#set.table.move(this, 'idle');
-    pending?.resolve({ head, endedAt: performance.now(), endedByClose: byClose });
+    ex.resolve({ head, endedAt: performance.now(), endedByClose: byClose });
   }
 
   #closedWhileBusy(): void {
-    if (this.#head?.bodyUntilClose === true) this.#complete(true);
+    const ex = this.#exchange;
+    if (ex?.head?.bodyUntilClose === true) this.#complete(ex, ex.head, true);
     else this.#fail(new ProbeResponseError('ERR_PROBE_CLOSED_EARLY', `the server closed the connection (${this.#seen?.reason ?? 'shutdown'}) before a whole response`));
   }
 
   #fail(error: ProbeResponseError): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
+    const ex = this.#exchange;
+    this.#exchange = undefined;
     if (this.state === 'busy') this.#set.table.move(this, 'idle');
-    pending?.reject(error);
+    ex?.reject(error);
   }
 }
 

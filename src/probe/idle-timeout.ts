@@ -60,7 +60,7 @@ export async function measureIdleTimeout(target: Target, options: ResolvedProbeO
   const set = new ConnectionSet();
   const n = options.idleConnections;
   let closed = 0;
-  const report = (): void => options.progress?.set('idle', `server to close ${n} idle connections (${closed}/${n} closed)`, options.maxWaitMs);
+  const report = (): void => options.progress?.set('idle', `close of ${n} idle connections (${closed}/${n})`, options.maxWaitMs);
   report();
   try {
     const runs = await Promise.all(Array.from({ length: n }, () => oneSample(target, options, set).then((r) => {

@@ -98,7 +98,9 @@ export function formatJson(result: ProbeResult): string {
   return `${JSON.stringify(result, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`;
 }
 
-/** One line per measurement still running: what it waits for, elapsed, bound. */
+/** One line per measurement still running: elapsed and bound first (a narrow terminal cuts the
+ * tail), then what it waits for. */
 export function formatProgress(entries: readonly ProgressEntry[], now: number): string[] {
-  return entries.filter((e) => !e.done).map((e) => `  ${LABELS[e.name]}: waiting for ${e.waitingFor}, ${dur(Math.round(now - e.startedAt))} of ${dur(e.boundMs)}`);
+  const width = Math.max(...entries.map((e) => LABELS[e.name].length));
+  return entries.filter((e) => !e.done).map((e) => `  ${LABELS[e.name].padEnd(width)}  ${dur(Math.round(now - e.startedAt))} of ${dur(e.boundMs)}: waiting for ${e.waitingFor}`);
 }

@@ -25,7 +25,7 @@ export async function measureRequestLimit(target: Target, options: ResolvedProbe
   const set = new ConnectionSet();
   const deadline = performance.now() + options.maxWaitMs;
   let served = 0;
-  const report = (): void => options.progress?.set('requests', `request ${served + 1} on one connection (bound ${options.maxRequests} requests)`, options.maxWaitMs);
+  const report = (): void => options.progress?.set('requests', `response ${served + 1} on one connection (bound ${options.maxRequests})`, options.maxWaitMs);
   report();
   try {
     const { socket } = await open(target, options.connectTimeoutMs);

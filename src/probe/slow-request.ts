@@ -54,7 +54,7 @@ async function trickle(
   const deadline = started + options.maxWaitMs;
   let sent = 0;
   let ended: { status: number; at: number } | undefined | 'closed';
-  options.progress?.set(name, `server to cut a ${what} sent one byte every ${interval} ms`, options.maxWaitMs);
+  options.progress?.set(name, `408 or close; ${what} at 1 byte / ${interval} ms`, options.maxWaitMs);
   while (performance.now() < deadline) {
     const next = bytes.next();
     if (next.done === true || conn.state === 'closed') break;
@@ -85,7 +85,7 @@ export async function measureHeaderTimeout(target: Target, options: ResolvedProb
     const { socket } = await open(target, options.connectTimeoutMs);
     const conn = set.add(socket);
     const prefix = requestHead(target).slice(0, -2); // without the final empty line
-    return await trickle(conn, '', headBytes(prefix), options, 'header', 'request head');
+    return await trickle(conn, '', headBytes(prefix), options, 'header', 'head');
   } finally {
     set.close();
     options.progress?.done('header');
@@ -100,7 +100,7 @@ export async function measureBodyTimeout(target: Target, options: ResolvedProbeO
     const conn = set.add(socket);
     const length = Math.ceil(options.maxWaitMs / options.slowByteIntervalMs) + 1_000;
     const head = requestHead(target, 'POST', `Content-Type: application/octet-stream\r\nContent-Length: ${length}\r\n`);
-    return await trickle(conn, head, bodyBytes(), options, 'body', 'request body');
+    return await trickle(conn, head, bodyBytes(), options, 'body', 'body');
   } finally {
     set.close();
     options.progress?.done('body');

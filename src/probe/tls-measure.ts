@@ -85,7 +85,7 @@ async function supports(target: Target, options: ResolvedProbeOptions, version: 
 }
 
 export async function measureTls(target: Target, options: ResolvedProbeOptions): Promise<TlsResult> {
-  options.progress?.set('tls', 'TLS handshakes: full and resumed, TLS 1.2 and 1.3', options.connectTimeoutMs * 12);
+  options.progress?.set('tls', 'TLS handshakes (full, resumed; 1.2, 1.3)', options.connectTimeoutMs * 12);
   try {
     const first = await shake(target, options, { ALPNProtocols: ['h2', 'http/1.1'] });
     const tls13 = await supports(target, options, 'TLSv1.3');
