@@ -201,6 +201,8 @@ test('slow head and body: headersTimeout 1500 and requestTimeout 2500 answer 408
   assert.equal(r.body?.status, 408);
   const b = r.body?.timeoutMs ?? 0;
   assert.ok(b >= 2_470 && b <= 2_500 + 100 + 30, `body timeout ${b} ms`);
+  // In parallel: about the slower of the two (2.5 s), not their sum (4 s).
+  assert.ok(r.durationMs < 3_400, `took ${r.durationMs} ms`);
 });
 
 test('HTTP/2 (h2c): SETTINGS, PING, the server pinging us, idle GOAWAY NO_ERROR at 1500 ms', async () => {
