@@ -78,7 +78,7 @@ function ping(session: ClientHttp2Session, timeoutMs: number): Promise<number | 
   return within(new Promise<number | undefined>((resolve) => {
     const sent = session.ping((error, duration) => resolve(error === null ? duration : undefined));
     if (!sent) resolve(undefined);
-  }), timeoutMs).then((v) => v);
+  }), timeoutMs);
 }
 
 /** Run measurement 6. `alpn` is what the TLS measurement (or a preflight) saw; null for http. */
