@@ -17,6 +17,7 @@
 import { HttpParseError } from '../../http/wire/index.js';
 import type { HeadLimits, RequestHead } from '../../http/wire/index.js';
 import { IDEMPOTENT_METHODS } from '../../http/retry-rule.js';
+import { IllegalTransitionError } from '../../core/state-table.js';
 import type { RetryFailure } from '../../http/retry-rule.js';
 import type { Clock } from '../../core/clock.js';
 import type { CloseReason } from '../../core/close-reason.js';
@@ -41,7 +42,8 @@ export interface ExchangeContext {
 }
 
 export type ExchangePhase = 'request' | 'awaiting' | 'responding' | 'upgraded' | 'done';
-const MOVES: Readonly<Record<ExchangePhase, readonly ExchangePhase[]>> = {
+/** The moves an exchange may make (`#to` rejects any other). */
+export const EXCHANGE_MOVES: Readonly<Record<ExchangePhase, readonly ExchangePhase[]>> = {
   request: ['awaiting', 'responding', 'upgraded', 'done'],
   awaiting: ['responding', 'upgraded', 'done'],
   responding: ['done'],
@@ -398,7 +400,7 @@ export class Exchange {
   }
 
   #to(next: ExchangePhase): void {
-    if (!MOVES[this.phase].includes(next)) throw new Error(`exchange: illegal move from '${this.phase}' to '${next}'`);
+    if (!EXCHANGE_MOVES[this.phase].includes(next)) throw new IllegalTransitionError('exchange', this.phase, next);
     this.phase = next;
   }
 }
