@@ -105,7 +105,9 @@ export class Http1Connection {
   // ---- writes: every byte to the client goes through these -------------------------------
 
   write(latin1: string): boolean {
-    return this.socket.write(latin1, 'latin1');
+    const ok = this.socket.write(latin1, 'latin1');
+    if (!ok) this.#backpressure();
+    return ok;
   }
 
   /** Bytes to the client; borrowed ones are copied (borrowed-bytes.ts). */
@@ -270,7 +272,7 @@ export class Http1Connection {
     const text = localResponse(answer.status, answer.code, close);
     this.write(text);
     logLocalAnswer(this.ctx, stream, head, answer, text.length);
-    if (close) return this.#close(this.#reason ?? 'protocol_error', false);
+    if (close) return this.#close(this.#reason ?? (answer.close ? 'protocol_error' : 'aborted'), false);
     this.#buf = rest.length > 0 ? Buffer.from(rest) : EMPTY;
     this.#idle();
   }
@@ -282,7 +284,9 @@ export class Http1Connection {
     if (this.#stream?.exchange !== ex) return;
     this.#stream = null;
     if (this.state !== 'exchange') return; // a tunnel now, or closed already
-    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'protocol_error'), false);
+    // Without a recorded reason it closes for the exchange's sake: a close-delimited response
+    // (the backend's doing), or a request body that cannot be skipped after a failure.
+    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), false);
     this.#idle();
   }
 
