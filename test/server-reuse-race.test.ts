@@ -51,7 +51,7 @@ function viaAgent(url: string, agent: http.Agent): Send {
 test('5,000 requests per client spaced around the idle timeout: 0 errors for clients that honour the hint', async () => {
   const h = await startServer({ idleTimeoutMs: IDLE_MS, hintMarginMs: 500, maxRequestsPerConnection: 0 });
   const kinds: Record<string, { send: Send; close: () => Promise<void> | void }[]> = {
-    // lifeline's own agent (src/http/client, issue 3): honours the hint minus keepAliveHintMarginMs.
+    // lifeline's own agent (src/http/client): honours the hint minus keepAliveHintMarginMs.
     'lifeline KeepAliveAgent': Array.from({ length: LANES }, () => {
       const agent = new KeepAliveAgent({ maxSockets: 1 });
       return { send: viaAgent(`${h.url}/`, agent), close: () => agent.destroy() };

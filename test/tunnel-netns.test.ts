@@ -1,4 +1,4 @@
-// Proof 4 of issue 6: a silent link. The server runs in network namespace A, the client in B,
+// The tunnel's silent-link proof. The server runs in network namespace A, the client in B,
 // joined through a bridge (test/helpers/netns.ts). Taking A's veth down makes the link silent:
 // packets vanish, nobody answers, no RST, no ICMP. Both sides must notice within their bounds:
 // the client's heartbeat (pingIntervalMs + missedPings x pingTimeoutMs) and the server's

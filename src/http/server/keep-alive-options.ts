@@ -4,7 +4,7 @@
  * Why these defaults: the side that closes an idle connection must be the client side, so a
  * backend's idle timeout must be longer than every idle timeout in front of it. AWS ALB closes
  * idle connections at 60 s by default and Node's own 5 s default behind it gives 502s
- * (nodejs/node#20256); nginx's `keepalive_timeout` is 75 s. So `idleTimeoutMs` is 75 s, and the
+ * (a long-standing Node report); nginx's `keepalive_timeout` is 75 s. So `idleTimeoutMs` is 75 s, and the
  * advertised `Keep-Alive: timeout=` is shorter than the real close by `hintMarginMs` (5 s), so a
  * client that honours the hint always closes first.
  *
