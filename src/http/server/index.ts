@@ -12,6 +12,6 @@ export { Http2KeepAliveController } from './http2-keep-alive-controller.js';
 export type { Http2KeepAliveOptions, Http2ServerStats } from './http2-keep-alive-controller.js';
 export { heartbeat } from './websocket-heartbeat.js';
 export type { WebSocketHeartbeat, WebSocketHeartbeatOptions, WebSocketHeartbeatStats } from './websocket-heartbeat.js';
-export { CLOSE_REASONS, REQUESTS_BUCKETS } from './server-stats.js';
-export type { CloseReason, CloseCounts, Histogram } from './server-stats.js';
+export { SERVER_CLOSE_REASONS, REQUESTS_BUCKETS, serverReasonFromError } from './server-stats.js';
+export type { ServerCloseReason, CloseCounts, Histogram } from './server-stats.js';
 export type { Connection, ConnectionState } from './connection-table.js';

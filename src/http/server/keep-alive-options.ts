@@ -16,11 +16,12 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { InvalidOptionError } from '../../core/errors.js';
+import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { clockOption, enumOption, integerOption, rejectUnknown } from '../../core/options.js';
 import { checkTcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 import type { TcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 
-const MAX_MS = 2 ** 30 - 1; // the timer wheel's longest timeout (about 12.4 days)
+const MAX_MS = MAX_WHEEL_TIMEOUT_MS;
 
 /** Options of {@link keepAlive} for `http.Server` and `https.Server`. Durations are integer ms. */
 export interface KeepAliveOptions {

@@ -4,16 +4,40 @@
  * error code (ERR_HTTP_CL_TE, ...). Same rule as upstream: methods are field increments, kept
  * objects, values read at scrape time.
  *
- * Close reasons are the server policy's own (`CloseReason` of lifeline/server), so the proxy's
- * client side counts exactly what that layer reports; labels spell them in snake_case.
+ * Close reasons are the server policy's own (`ServerCloseReason` of lifeline/server, names of the
+ * one vocabulary in core), so the proxy's client side counts exactly what that layer reports.
  */
-import { CLOSE_REASONS } from '../../http/server/server-stats.js';
-import type { CloseReason } from '../../http/server/server-stats.js';
+import { SERVER_CLOSE_REASONS } from '../../http/server/server-stats.js';
+import type { ServerCloseReason } from '../../http/server/server-stats.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import type { HistogramSnapshot } from './bucket-histogram.js';
 
-export type DownstreamCloseReason = CloseReason;
-export const DOWNSTREAM_CLOSE_REASONS: readonly DownstreamCloseReason[] = CLOSE_REASONS;
+export const DOWNSTREAM_CLOSE_REASONS: readonly ServerCloseReason[] = SERVER_CLOSE_REASONS;
+
+/**
+ * The server policy's former camelCase names, still passed by the proxy engine until it moves to
+ * the shared server-policy pieces; counted under the new name. Remove with the engine rewrite.
+ */
+const LEGACY_REASONS = {
+  idleTimeout: 'idle_timeout',
+  maxRequests: 'max_requests',
+  maxAge: 'max_age',
+  headersTimeout: 'headers_timeout',
+  requestTimeout: 'request_timeout',
+  drainForced: 'drain_forced',
+  clientClose: 'peer_close',
+  serverClose: 'app_close',
+  pingTimeout: 'heartbeat_timeout',
+  pingFlood: 'flood',
+} as const satisfies Record<string, ServerCloseReason>;
+type LegacyDownstreamCloseReason = keyof typeof LEGACY_REASONS;
+/** What `connectionClosed` takes: a reason of the vocabulary, or (until the engine moves) a former name. */
+export type DownstreamCloseReason = ServerCloseReason | LegacyDownstreamCloseReason;
+
+/** The reason in the one vocabulary, for a new or a former name. */
+export function downstreamReason(reason: DownstreamCloseReason): ServerCloseReason {
+  return Object.hasOwn(LEGACY_REASONS, reason) ? LEGACY_REASONS[reason as LegacyDownstreamCloseReason] : (reason as ServerCloseReason);
+}
 
 /** `idleTimeout` -> `idle_timeout`. */
 export function snakeCase(reason: string): string {
@@ -33,7 +57,7 @@ export interface ListenerStats {
   /** Gauge: connections open now. */
   cxActive: number;
   /** Connections closed, by the server policy's reason. */
-  cxClosed: Record<DownstreamCloseReason, number>;
+  cxClosed: Record<ServerCloseReason, number>;
   /** Responses sent, by status class. */
   rq: Record<StatusClass, number>;
   /** Request duration (first byte in to last byte out), seconds. */
@@ -45,14 +69,14 @@ export interface ListenerStats {
 /**
  * @example
  *   const m = metrics.listener('main'); // once per listener
- *   m.connectionAccepted(); m.request(200, 1.7); m.connectionClosed('idleTimeout');
+ *   m.connectionAccepted(); m.request(200, 1.7); m.connectionClosed('idle_timeout');
  */
 export class ListenerMetrics {
   readonly name: string;
   readonly labels: Readonly<Record<'listener', string>>;
   #cxTotal = 0;
   #cxActive = 0;
-  readonly #cxClosed: Record<DownstreamCloseReason, number>;
+  readonly #cxClosed: Record<ServerCloseReason, number>;
   /** Index 0..4 = 1xx..5xx. Statuses outside 100-599 are not counted. */
   readonly #rq = new Float64Array(5);
   readonly #duration: BucketHistogram;
@@ -61,7 +85,7 @@ export class ListenerMetrics {
   constructor(name: string, durationBucketsSeconds: readonly number[] = DURATION_BUCKETS_SECONDS) {
     this.name = name;
     this.labels = { listener: name };
-    const closed = {} as Record<DownstreamCloseReason, number>;
+    const closed = {} as Record<ServerCloseReason, number>;
     for (const r of DOWNSTREAM_CLOSE_REASONS) closed[r] = 0;
     this.#cxClosed = closed;
     this.#duration = new BucketHistogram(durationBucketsSeconds);
@@ -74,7 +98,7 @@ export class ListenerMetrics {
 
   connectionClosed(reason: DownstreamCloseReason): void {
     this.#cxActive -= 1;
-    this.#cxClosed[reason] += 1;
+    this.#cxClosed[downstreamReason(reason)] += 1;
   }
 
   /** A response was sent with `status`, `durationMs` after the request began. */
