@@ -5,6 +5,8 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { probeSocket, isReusable } from '../src/transport/socket-probe.js';
 import { loadNativeTcp } from '../src/transport/native.js';
+import type { NativeTcpBinding } from '../src/transport/native.js';
+import { constants as osConstants } from 'node:os';
 
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; close: () => Promise<void> }> {
   const listener = net.createServer();
@@ -105,4 +107,27 @@ test('JavaScript-level state is enough when there is no addon', async () => {
   p.client.destroy();
   assert.equal(probeSocket(p.client, null), 'destroyed');
   await p.close();
+});
+
+test("a quiet socket is the addon's PEEK_OPEN answer, not a hard-coded errno (-11 is EAGAIN only on Linux)", async () => {
+  const p = await pair();
+  try {
+    const fake = (answer: number, PEEK_OPEN?: number): NativeTcpBinding => ({
+      set: () => undefined,
+      get: () => ({ enable: 0, idleSec: null, intervalSec: null, count: null, userTimeoutMs: null }),
+      peek: () => answer,
+      ...(PEEK_OPEN === undefined ? {} : { PEEK_OPEN }),
+    });
+    assert.equal(probeSocket(p.client, fake(2, 2)), 'open');
+    assert.equal(probeSocket(p.client, fake(-11, 2)), 'error', 'with PEEK_OPEN, a -errno is an error whatever its number');
+    // An addon built before PEEK_OPEN: its quiet answer is this platform's -EAGAIN.
+    assert.equal(probeSocket(p.client, fake(-osConstants.errno.EAGAIN)), 'open');
+    const native = loadNativeTcp();
+    if (native !== undefined) {
+      assert.equal(typeof native.PEEK_OPEN, 'number', 'the built addon exports PEEK_OPEN');
+      assert.ok((native.PEEK_OPEN ?? 0) > 1, 'PEEK_OPEN cannot be mistaken for 1 (data), 0 (FIN) or a -errno');
+    }
+  } finally {
+    await p.close();
+  }
 });
