@@ -7,6 +7,9 @@ import { probeSocket, isReusable } from '../src/transport/socket-probe.js';
 import { loadNativeTcp } from '../src/transport/native.js';
 import type { NativeTcpBinding } from '../src/transport/native.js';
 import { constants as osConstants } from 'node:os';
+import { nativeAddonMissing, skipFor } from './helpers/prerequisites.js';
+
+const needPeek = skipFor('socket-probe (native peek)', nativeAddonMissing() ?? (loadNativeTcp()?.peek === undefined ? 'the native addon has no peek()' : undefined));
 
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; close: () => Promise<void> }> {
   const listener = net.createServer();
@@ -41,14 +44,14 @@ const PEER = `const net = require('node:net');
 const server = net.createServer((s) => s.on('data', () => { s.end(); server.close(); }));
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
 
-test('an open, quiet socket probes open', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+test('an open, quiet socket probes open', { skip: needPeek }, async () => {
   const p = await pair();
   assert.equal(probeSocket(p.client), 'open');
   assert.ok(isReusable(probeSocket(p.client)));
   await p.close();
 });
 
-test("the peer's FIN is seen before the event loop delivers 'end'", { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+test("the peer's FIN is seen before the event loop delivers 'end'", { skip: needPeek }, async () => {
   // The peer is another process, so it can close while this process's event loop is blocked:
   // the FIN then sits in our kernel, undelivered to JavaScript, as between two polls of a pool.
   const peer = spawn(process.execPath, ['-e', PEER], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -68,7 +71,7 @@ test("the peer's FIN is seen before the event loop delivers 'end'", { skip: load
   }
 });
 
-test('bytes that arrive on an idle socket make it unfit, without being consumed', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+test('bytes that arrive on an idle socket make it unfit, without being consumed', { skip: needPeek }, async () => {
   const p = await pair();
   p.client.pause();
   p.server.write('HTTP/1.1 408 Request Timeout\r\n\r\n');
@@ -81,7 +84,7 @@ test('bytes that arrive on an idle socket make it unfit, without being consumed'
   await p.close();
 });
 
-test('an RST is reported as an error', { skip: loadNativeTcp()?.peek === undefined ? 'native addon not built' : false }, async () => {
+test('an RST is reported as an error', { skip: needPeek }, async () => {
   const peer = spawn(process.execPath, ['-e', PEER.replace('s.end()', 's.resetAndDestroy()')], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const [line] = (await once(peer.stdout, 'data')) as [Buffer];
