@@ -10,7 +10,7 @@
  */
 export { keepAlive } from './keep-alive.js';
 export { KeepAliveController } from './keep-alive-controller.js';
-export type { ServerStats } from './keep-alive-controller.js';
+export type { ServerStats } from './server-stats.js';
 export type { KeepAliveOptions, DrainOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
 export type { DrainResult } from './drain-run.js';
 export { Http2KeepAliveController } from './http2-keep-alive-controller.js';

@@ -5,28 +5,16 @@
  * busy keep-alive sockets open, and a full server refuses newcomers while idle sockets sit unused.
  * This controller owns every connection deadline instead, on one timer wheel.
  *
- * Node's own timers are switched off so they cannot fight the policy (and restored by close()):
- * `keepAliveTimeout = 0` (no socket idle timer, no Keep-Alive header of Node's: we send ours),
- * `headersTimeout = 0` and `requestTimeout = 0` (the connectionsCheckingInterval sweep then
- * returns at once), `maxRequestsPerSocket = 0` (Node would 503 pipelined extras). `server.timeout`
- * (socket inactivity, 0 by default) is left as the caller set it.
+ * Node's own timers are switched off so they cannot fight the policy, and restored by close()
+ * (node-server-settings.ts says which and why).
  *
- * How "first byte of a request" is seen without a 'data' listener (which would take the socket
- * off Node's fast consume path, -20 % req/s measured): while a connection waits for a request its
- * deadline wakes every `checkMs` and asks Node's HTTP parser, which stamps the first byte of every
- * message (`parser.duration()`: ms since it, 0 between messages; the clock behind Node's own
- * headersTimeout). So the headers timeout counts from the exact first byte, and nothing is read
- * per request. A new connection is the exception: Node's parser counts it from accept, so there
- * `socket.bytesRead` (against its value at accept) says whether a byte came. Where the parser has
- * no duration() (not Node), bytesRead is sampled at every response end instead, and a request is
- * taken to have begun at the previous sample (up to checkMs early). An idle close happens only if
- * no byte arrived since the connection went idle, and the advertised hint is shorter than the
- * close by hintMarginMs. Times are read from the wheel's tick clock on the per-request path (a
- * 10 ms tick), so deadlines hold to one tick.
- *
- * Requests and response ends are seen on Node's diagnostics channels (http-diagnostics.ts); the
- * keep-or-close decision is `decideKeepAlive` (keep-alive-decision.ts), shared with the proxy;
- * each connection's one deadline is in connection-deadlines.ts; Node internals in node-internals.ts.
+ * An idle close happens only if no byte of a request arrived since the connection went idle
+ * (request-start.ts says how that is seen without reading), and the advertised hint is shorter
+ * than the close by hintMarginMs. Requests and response ends are seen on Node's diagnostics
+ * channels (http-diagnostics.ts); the keep-or-close decision is `decideKeepAlive`
+ * (keep-alive-decision.ts), shared with the proxy; each connection's one deadline is in
+ * connection-deadlines.ts; the headers written in response-headers.ts; Node internals in
+ * node-internals.ts.
  *
  * Connections accepted before keepAlive() was called are not tracked (attach before listen()).
  *
@@ -51,30 +39,18 @@ import { resolveDrainOptions, resolveKeepAliveOptions } from './keep-alive-optio
 import type { DrainOptions, KeepAliveOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
 import { answerAndClose, rejectNewcomer } from './lingering-close.js';
 import { NewcomerQueue } from './newcomer-queue.js';
-import { nodeWritesKeepAliveHint, parserDuration, parserHasClock, setNodeKeepAliveHint, socketInHttp } from './node-internals.js';
+import { socketInHttp } from './node-internals.js';
+import { RequestStart } from './request-start.js';
+import { advertiseKeepAlive, closeOnLastResponse } from './response-headers.js';
 import { stopConnectionsCheck, switchOffNodeTimers } from './node-server-settings.js';
 import { emptyCloseCounts, RequestsHistogram, serverReasonFromError } from './server-stats.js';
-import type { CloseCounts, ServerCloseReason, Histogram } from './server-stats.js';
+import type { ServerCloseReason, ServerStats } from './server-stats.js';
 import { DrainRun } from './drain-run.js';
 import type { DrainResult } from './drain-run.js';
 import { keepAliveOnAccept } from './accepted-tcp-keepalive.js';
 
 const kConn = Symbol('lifeline.connection');
 type Tracked = Socket & { [kConn]?: Connection };
-
-export interface ServerStats {
-  open: number;
-  idle: number;
-  active: number;
-  draining: number;
-  /** Newcomers held unread at maxConnections (whenFull 'pause'). */
-  queued: number;
-  /** Connections accepted (admitted or rejected) and requests received since attach. */
-  accepted: number;
-  requests: number;
-  closes: CloseCounts;
-  requestsPerConnection: Histogram;
-}
 
 /**
  * Returned by `keepAlive(server)`. See docs/server.md.
@@ -99,8 +75,7 @@ export class KeepAliveController {
   readonly #requestTimeoutMs: number;
   /** Node writes the Keep-Alive hint from response fields (see #advertise); undefined until the first response. */
   #nodeHint: boolean | undefined;
-  /** Node's parser tells when a request began (see the top); undefined until the first accept. */
-  #parserClock: boolean | undefined;
+  readonly #requestStart = new RequestStart();
   #nextId = 1;
   #accepted = 0;
   #requests = 0;
@@ -225,7 +200,7 @@ export class KeepAliveController {
   #admit(socket: Tracked): void {
     this.#listener.node?.call(this.#server, socket);
     if (socket.destroyed) return;
-    this.#parserClock ??= parserHasClock(socket);
+    this.#requestStart.learn(socket);
     const conn = new Connection(this.#nextId++, socket, this.#clock.now(), this.options.maxConnectionAgeMs);
     conn.bytesAtCheck = socket.bytesRead;
     socket[kConn] = conn;
@@ -269,21 +244,12 @@ export class KeepAliveController {
   }
 
   /**
-   * Ask a waiting connection whether a request has begun (see the top); if so it becomes active
-   * (not idle, not evictable), its headers deadline counted from the request's first byte.
+   * Ask a waiting connection whether a request has begun; if so it becomes active (not idle, not
+   * evictable), its headers deadline counted from the request's first byte.
    */
   #sawRequest(conn: Connection, now: number): boolean {
-    const socket = conn.socket;
-    let start: number;
-    if (conn.requests === 0 || this.#parserClock !== true) {
-      if (socket.bytesRead === conn.bytesAtCheck) return false;
-      const ms = this.#parserClock === true ? parserDuration(socket) : 0;
-      start = ms > 0 ? now - ms : conn.checkAt;
-    } else {
-      const ms = parserDuration(socket);
-      if (ms <= 0) return false;
-      start = now - ms;
-    }
+    const start = this.#requestStart.begun(conn, now);
+    if (start < 0) return false;
     conn.headersStart = start;
     this.#table.set(conn, conn.drainMarked ? 'draining' : 'active');
     this.#deadlines.armRequest(conn, this.#deadlines.coarseNow(this.#clock));
@@ -310,7 +276,7 @@ export class KeepAliveController {
       clientClose: res.shouldKeepAlive === false,
     });
     if (d.keep) {
-      if (d.hintSeconds > 0) this.#advertise(res, d.hintSeconds, d.requestsLeft);
+      if (d.hintSeconds > 0) this.#nodeHint = advertiseKeepAlive(res, d.hintSeconds, d.requestsLeft, this.#nodeHint);
       if (conn.state === 'idle') this.#table.set(conn, 'active');
     } else {
       this.#closeAfter(conn, res, d.reason ?? 'app_close');
@@ -332,19 +298,8 @@ export class KeepAliveController {
     const close = decided === 'drain' ? (conn.reason ?? 'drain') : decided;
     conn.reason ??= close;
     this.#table.set(conn, 'draining');
-    if (close === 'drain') this.#closeOnLast(conn);
+    if (close === 'drain') closeOnLastResponse(conn);
     else res.setHeader('Connection', 'close');
-  }
-
-  /**
-   * Advertise `Keep-Alive: timeout=N[, max=left]` on a response that keeps the connection, on
-   * Node's own path where it has one (see node-internals.ts); otherwise with `setHeader`.
-   * Node's socket timer stays off: it reads `server.keepAliveTimeout` (0 while attached).
-   */
-  #advertise(res: ServerResponse, hintSeconds: number, left: number): void {
-    this.#nodeHint ??= nodeWritesKeepAliveHint(res);
-    if (this.#nodeHint) setNodeKeepAliveHint(res, hintSeconds, left);
-    else if (!res.headersSent) res.setHeader('Keep-Alive', left > 0 ? `timeout=${hintSeconds}, max=${left}` : `timeout=${hintSeconds}`);
   }
 
   /** A response has been written out ('finish'; a response cut short ends with its socket).
@@ -379,7 +334,7 @@ export class KeepAliveController {
     conn.waitStart = now;
     conn.checkAt = now;
     // Only without the parser's clock: the baseline for "a byte has come" (a native getter call).
-    if (this.#parserClock !== true) conn.bytesAtCheck = conn.socket.bytesRead;
+    if (this.#requestStart.samplesBytes) conn.bytesAtCheck = conn.socket.bytesRead;
     this.#table.set(conn, 'idle');
     if (conn.drainMarked) {
       this.#closeConn(conn, conn.reason ?? 'drain');
@@ -443,23 +398,9 @@ export class KeepAliveController {
       return true;
     }
     conn.reason ??= 'drain';
-    this.#closeOnLast(conn);
+    closeOnLastResponse(conn);
     this.#table.set(conn, 'draining');
     return false;
-  }
-
-  /** Draining: only the last response in flight says `Connection: close`, so pipelined requests
-   * before it are all answered; one that was marked earlier and not yet sent is unmarked. */
-  #closeOnLast(conn: Connection): void {
-    const last = conn.inFlight > 0 ? conn.lastRes : undefined;
-    if (conn.closeOn !== undefined && conn.closeOn !== last && !conn.closeOn.headersSent) {
-      conn.closeOn.removeHeader('Connection');
-    }
-    if (last !== undefined && !last.headersSent) {
-      last.setHeader('Connection', 'close');
-      last.removeHeader('Keep-Alive');
-      conn.closeOn = last;
-    }
   }
 
   #closeConn(conn: Connection, reason: ServerCloseReason): void {

@@ -77,6 +77,21 @@ export function serverReasonFromError(error: unknown): ServerCloseReason {
   return reason === 'reset' || reason === 'tcp_timeout' || reason === 'tls_error' ? reason : 'error';
 }
 
+/** What `KeepAliveController.stats()` returns. */
+export interface ServerStats {
+  open: number;
+  idle: number;
+  active: number;
+  draining: number;
+  /** Newcomers held unread at maxConnections (whenFull 'pause'). */
+  queued: number;
+  /** Connections accepted (admitted or rejected) and requests received since attach. */
+  accepted: number;
+  requests: number;
+  closes: CloseCounts;
+  requestsPerConnection: Histogram;
+}
+
 /** Upper bounds of the requests-per-connection buckets; the last bucket is everything above. */
 export const REQUESTS_BUCKETS: readonly number[] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 
