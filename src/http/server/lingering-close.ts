@@ -1,6 +1,9 @@
 /**
  * Answer a connection with one raw response (408, 503) and close it without a reset.
  *
+ * Shared: each function takes only a socket and a clock, so the proxy's raw client connections
+ * close the same way.
+ *
  * Why "lingering": closing a socket whose receive buffer holds unread bytes makes the kernel send
  * RST, and an RST can make the client drop the response it has not read yet (the problem behind
  * Apache's lingering close). So: write the response, send FIN (`end()`), keep reading and
@@ -14,7 +17,17 @@ import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 
-/** Longest wait for the client's FIN after our answer. */
+/**
+ * Longest wait for the client's FIN after our answer: the one linger time of the server policy
+ * and of the proxy's client side.
+ *
+ * Why 2 s: the answers sent this way are a few dozen bytes in one segment, so a client that is
+ * reading has them, and closes, within one round trip; 2 s covers a slow mobile round trip many
+ * times over. The lingering socket is one a slow or refused client holds, so the wait is also
+ * what such a client can cost us: at the connection cap, every refused newcomer holds a file
+ * descriptor this long. nginx waits up to 5 s (`lingering_timeout`) because it also drains
+ * request bodies it did not read; these answers are sent before or instead of a body.
+ */
 export const LINGER_MS = 2_000;
 
 const cache = new Map<number, Buffer>();
