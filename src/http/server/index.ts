@@ -5,7 +5,7 @@
  *
  * Also the policy's pieces, for a server that owns raw sockets (the reverse proxy): the pure
  * keep-or-close decision (`decideKeepAlive`), the connection table (`ConnectionTable`, on core's
- * StateTable), held newcomers at the cap (`NewcomerQueue`), the spread drain (`DrainRun`) and the
+ * StateTable), admission at the cap (`Admission`, `NewcomerQueue`), the spread drain (`DrainRun`) and the
  * lingering close (`answerAndClose`, `rejectNewcomer`, `LINGER_MS`).
  */
 export { keepAlive } from './keep-alive.js';
@@ -24,6 +24,8 @@ export type { ConnectionState } from './connection-table.js';
 export { decideKeepAlive, keepAlivePolicy } from './keep-alive-decision.js';
 export type { KeepAliveDecision, KeepAliveFacts, KeepAlivePolicy, KeepAlivePolicyOptions } from './keep-alive-decision.js';
 export { NewcomerQueue } from './newcomer-queue.js';
+export { Admission } from './admission.js';
+export type { AdmissionHooks, AdmissionOptions } from './admission.js';
 export { DrainRun } from './drain-run.js';
 export type { Drainable, DrainRunOptions } from './drain-run.js';
 export { answerAndClose, rejectNewcomer, rawResponse, LINGER_MS } from './lingering-close.js';

@@ -37,8 +37,8 @@ import { decideKeepAlive, keepAlivePolicy } from './keep-alive-decision.js';
 import type { KeepAlivePolicy } from './keep-alive-decision.js';
 import { resolveDrainOptions, resolveKeepAliveOptions } from './keep-alive-options.js';
 import type { DrainOptions, KeepAliveOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
-import { answerAndClose, rejectNewcomer } from './lingering-close.js';
-import { NewcomerQueue } from './newcomer-queue.js';
+import { Admission } from './admission.js';
+import { answerAndClose } from './lingering-close.js';
 import { socketInHttp } from './node-internals.js';
 import { RequestStart } from './request-start.js';
 import { advertiseKeepAlive, closeOnLastResponse } from './response-headers.js';
@@ -66,7 +66,7 @@ export class KeepAliveController {
   readonly #table = new ConnectionTable<Connection>();
   readonly #closes = emptyCloseCounts();
   readonly #histogram = new RequestsHistogram();
-  readonly #queue: NewcomerQueue;
+  readonly #admission: Admission;
   readonly #policy: KeepAlivePolicy;
   readonly #detachTcpKeepAlive: (() => void) | undefined;
   readonly #restoreNode: () => void;
@@ -77,7 +77,6 @@ export class KeepAliveController {
   #nodeHint: boolean | undefined;
   readonly #requestStart = new RequestStart();
   #nextId = 1;
-  #accepted = 0;
   #requests = 0;
   #drain: DrainRun<Connection> | undefined;
   #closed = false;
@@ -94,9 +93,12 @@ export class KeepAliveController {
     this.#deadlines = new ConnectionDeadlines(o.clock, o, (conn) => this.#onDeadline(conn));
     this.#requestTimeoutMs = o.requestTimeoutMs;
     this.#restoreNode = switchOffNodeTimers(server);
-    this.#queue = new NewcomerQueue(o.clock, o.headersTimeoutMs || o.idleTimeoutMs || 10_000, (socket) => this.#reject(socket));
+    this.#admission = new Admission(
+      { clock: o.clock, maxConnections: o.maxConnections, whenFull: o.whenFull, holdMs: o.headersTimeoutMs || o.idleTimeoutMs || 10_000, refuseWaitMs: Math.min(o.headersTimeoutMs || 10_000, 10_000) },
+      { open: () => this.#table.size, evictOne: () => this.#evictOne(), admit: (socket) => this.#admit(socket) },
+    );
     this.#detachTcpKeepAlive = o.tcpKeepAlive === null ? undefined : keepAliveOnAccept(server, o.tcpKeepAlive);
-    this.#listener = takeConnectionListener(server, server instanceof HttpsServer ? 'secureConnection' : 'connection', this.#onConnection);
+    this.#listener = takeConnectionListener(server, server instanceof HttpsServer ? 'secureConnection' : 'connection', (socket) => this.#admission.accept(socket as Socket));
     this.#unobserve = observeHttpServer(server, {
       onRequestStart: (socket, req, res) => {
         const conn = (socket as Tracked)[kConn];
@@ -116,10 +118,10 @@ export class KeepAliveController {
       idle: this.#table.idle.size,
       active: this.#table.active.size,
       draining: this.#table.draining.size,
-      queued: this.#queue.size,
-      accepted: this.#accepted,
+      queued: this.#admission.queued,
+      accepted: this.#admission.accepted,
       requests: this.#requests,
-      closes: { ...this.#closes },
+      closes: { ...this.#closes, rejected: this.#admission.rejected },
       requestsPerConnection: this.#histogram.snapshot(),
     };
   }
@@ -141,7 +143,7 @@ export class KeepAliveController {
     // net.Server's close, not http's: http's also closes every idle connection at once (Node 19+),
     // which would defeat spreadMs and count those closes as nobody's.
     if (this.#server.listening) NetServer.prototype.close.call(this.#server);
-    for (let q = this.#queue.take(); q !== undefined; q = this.#queue.take()) this.#reject(q);
+    this.#admission.refuseHeld();
     const run = new DrainRun<Connection>({
       clock: this.#clock,
       timeoutMs,
@@ -167,10 +169,7 @@ export class KeepAliveController {
     this.#listener.restore();
     this.#detachTcpKeepAlive?.();
     this.#restoreNode();
-    for (let q = this.#queue.take(); q !== undefined; q = this.#queue.take()) {
-      this.#listener.node?.call(this.#server, q);
-      q.resume();
-    }
+    this.#admission.releaseHeld((socket) => this.#listener.node?.call(this.#server, socket));
     for (const conn of this.#table.all()) {
       delete (conn.socket as Tracked)[kConn];
       conn.socket.off('error', onSocketError);
@@ -181,21 +180,6 @@ export class KeepAliveController {
   }
 
   // ---- accept --------------------------------------------------------------------------------
-
-  readonly #onConnection = (raw: unknown): void => {
-    const socket = raw as Tracked;
-    this.#accepted += 1;
-    const max = this.options.maxConnections;
-    if (max > 0 && this.#table.size >= max && !this.#evictOne()) {
-      if (this.options.whenFull === 'reject' || this.#drain !== undefined) {
-        this.#reject(socket);
-      } else {
-        this.#queue.hold(socket);
-      }
-      return;
-    }
-    this.#admit(socket);
-  };
 
   #admit(socket: Tracked): void {
     this.#listener.node?.call(this.#server, socket);
@@ -208,22 +192,6 @@ export class KeepAliveController {
     socket.on('close', this.#onSocketClose);
     socket.on('error', onSocketError);
     this.#deadlines.armWait(conn, this.#deadlines.coarseNow(this.#clock));
-  }
-
-  /** Answer the newcomer's first request with 503 + Connection: close (never handed to HTTP). */
-  #reject(socket: Socket): void {
-    this.#closes.rejected += 1;
-    rejectNewcomer(socket, this.#clock, Math.min(this.options.headersTimeoutMs || 10_000, 10_000));
-  }
-
-  /** Hand held newcomers the room that has freed up (or can be made by evicting idle ones). */
-  #admitQueued(): void {
-    const max = this.options.maxConnections;
-    while (this.#queue.size > 0 && !this.#closed && this.#drain === undefined && (this.#table.size < max || this.#evictOne())) {
-      const socket = this.#queue.take() as Socket;
-      this.#admit(socket);
-      socket.resume();
-    }
   }
 
   /** Close the least recently used connection that is truly idle. */
@@ -341,7 +309,7 @@ export class KeepAliveController {
       return;
     }
     this.#deadlines.armWait(conn, now);
-    if (this.#queue.size > 0) this.#admitQueued();
+    if (this.#admission.queued > 0 && !this.#closed) this.#admission.admitHeld();
   }
 
   // ---- deadlines -----------------------------------------------------------------------------
@@ -436,7 +404,7 @@ export class KeepAliveController {
     this.#histogram.record(conn.requests);
     this.#drain?.closed(conn, reason);
     this.events.emit('close', conn, reason);
-    if (this.#queue.size > 0) this.#admitQueued();
+    if (this.#admission.queued > 0 && !this.#closed) this.#admission.admitHeld();
     if (this.#table.size === 0) {
       this.#drain?.empty();
       this.events.emit('empty');
