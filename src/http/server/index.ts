@@ -5,8 +5,8 @@
  *
  * Also the policy's pieces, for a server that owns raw sockets (the reverse proxy): the pure
  * keep-or-close decision (`decideKeepAlive`), the connection table (`ConnectionTable`, on core's
- * StateTable), admission at the cap (`Admission`, `NewcomerQueue`), the spread drain (`DrainRun`) and the
- * lingering close (`answerAndClose`, `rejectNewcomer`, `LINGER_MS`).
+ * StateTable), admission at the cap (`Admission`, `NewcomerQueue`), the spread drain
+ * (`DrainRun`) and the lingering close (`answerAndClose`, `rejectNewcomer`, `LINGER_MS`).
  */
 export { keepAlive } from './keep-alive.js';
 export { KeepAliveController } from './keep-alive-controller.js';
