@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import {
+  clientAskedToClose,
   connectionsCheckingInterval,
   findNodeConnectionListener,
   nodeWritesKeepAliveHint,
@@ -93,6 +94,28 @@ test('canary 4 and 5: the connection listener is named connectionListener; the c
   assert.ok(listeners.some((l) => l.name === 'connectionListener'), `listener names: ${listeners.map((l) => l.name).join(', ')}`);
   await listen(t, server);
   assert.notEqual(connectionsCheckingInterval(server), undefined, 'http.server.connectionsCheckingInterval is set at listen');
+});
+
+test('canary 6: res.shouldKeepAlive says whether the client asked to close; fallback: the request headers', async (t) => {
+  const seen: [unknown, boolean][] = [];
+  const server = http.createServer((req, res) => {
+    seen.push([(res as { shouldKeepAlive?: unknown }).shouldKeepAlive, clientAskedToClose(req, res)]);
+    // The fallback, on the same request: a response without the field.
+    const bare = {} as http.ServerResponse;
+    seen.push([undefined, clientAskedToClose(req, bare)]);
+    res.end('ok');
+  });
+  const port = await listen(t, server);
+  await rawGet(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await rawGet(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await rawGet(port, 'GET / HTTP/1.0\r\n\r\n');
+  await rawGet(port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  assert.deepEqual(seen, [
+    [true, false], [undefined, false],
+    [false, true], [undefined, true],
+    [false, true], [undefined, true],
+    [true, false], [undefined, false],
+  ]);
 });
 
 /** A server whose Node connection listener is wrapped by `wrap` before the policy attaches. */

@@ -39,7 +39,7 @@ import { resolveDrainOptions, resolveKeepAliveOptions } from './keep-alive-optio
 import type { DrainOptions, KeepAliveOptions, ResolvedKeepAliveOptions } from './keep-alive-options.js';
 import { Admission } from './admission.js';
 import { answerAndClose } from './lingering-close.js';
-import { socketInHttp } from './node-internals.js';
+import { clientAskedToClose, socketInHttp } from './node-internals.js';
 import { RequestStart } from './request-start.js';
 import { advertiseKeepAlive, closeOnLastResponse } from './response-headers.js';
 import { stopConnectionsCheck, switchOffNodeTimers } from './node-server-settings.js';
@@ -241,7 +241,7 @@ export class KeepAliveController {
       openedAt: conn.openedAt,
       now,
       draining: conn.state === 'draining' || conn.drainMarked,
-      clientClose: res.shouldKeepAlive === false,
+      clientClose: clientAskedToClose(req, res),
     });
     if (d.keep) {
       if (d.hintSeconds > 0) this.#nodeHint = advertiseKeepAlive(res, d.hintSeconds, d.requestsLeft, this.#nodeHint);

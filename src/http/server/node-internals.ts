@@ -13,9 +13,11 @@
  *    Fallback: the first listener.
  * 5. The `http.server.connectionsCheckingInterval` symbol on the server (Node 18.10+), the
  *    interval `http.Server.close()` clears. Fallback: leave it (it is unref'd).
+ * 6. `res.shouldKeepAlive` (undocumented): false when the request asked to close (`Connection:
+ *    close`, or HTTP/1.0 without `Connection: keep-alive`). Fallback: read the request's headers.
  */
 import type { Server } from 'node:http';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** Node's HTTP parser, as far as it is read here. */
@@ -77,4 +79,13 @@ export function connectionsCheckingInterval(server: Server): NodeJS.Timeout | un
   if (key === undefined) return undefined;
   const interval = (server as unknown as Record<symbol, unknown>)[key];
   return interval === undefined || interval === null ? undefined : (interval as NodeJS.Timeout);
+}
+
+/** 6. The client asked to close the connection after this response. */
+export function clientAskedToClose(req: IncomingMessage, res: ServerResponse): boolean {
+  const keep = (res as { shouldKeepAlive?: unknown }).shouldKeepAlive;
+  if (typeof keep === 'boolean') return !keep;
+  const tokens = (req.headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
+  if (tokens.includes('close')) return true;
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && !tokens.includes('keep-alive');
 }
