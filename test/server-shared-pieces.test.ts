@@ -13,6 +13,7 @@ import { FakeClock } from '../src/core/fake-clock.js';
 import { IllegalTransitionError } from '../src/core/state-table.js';
 import { CLOSE_REASONS } from '../src/core/close-reason.js';
 import {
+  Admission,
   ConnectionTable,
   decideKeepAlive,
   DrainRun,
@@ -95,6 +96,41 @@ test('DrainRun over a minimal connection: idle ones close at once, busy ones whe
   assert.deepEqual(forced, [3]);
   assert.deepEqual({ ...result, durationMs: 0 }, { connections: 3, closedIdle: 1, closedAfterResponse: 1, forced: 1, closedOther: 0, durationMs: 0 });
   assert.equal(result.durationMs, 1_000);
+});
+
+test('Admission over plain sockets: room admits, full evicts, else holds (pause) or refuses; a drain refuses the held', () => {
+  const clock = new FakeClock(0);
+  let open = 0;
+  let idle = 0;
+  const admitted: net.Socket[] = [];
+  const hooks = {
+    open: () => open,
+    evictOne: () => (idle > 0 ? (idle--, open--, true) : false),
+    admit: (s: net.Socket) => (admitted.push(s), open++),
+  };
+  const pause = new Admission({ clock, maxConnections: 2, whenFull: 'pause', holdMs: 1_000, refuseWaitMs: 1_000 }, hooks);
+  const sockets = Array.from({ length: 5 }, () => new net.Socket());
+  pause.accept(sockets[0] as net.Socket);
+  pause.accept(sockets[1] as net.Socket);
+  idle = 1;
+  pause.accept(sockets[2] as net.Socket); // full: the idle one is evicted for it
+  pause.accept(sockets[3] as net.Socket); // full, nothing idle: held
+  assert.deepEqual([admitted.length, pause.queued, pause.rejected, pause.accepted], [3, 1, 0, 4]);
+  open -= 1; // a connection closed
+  pause.admitHeld();
+  assert.deepEqual([admitted.length, pause.queued, admitted[3] === sockets[3]], [4, 0, true]);
+  pause.accept(sockets[4] as net.Socket);
+  assert.equal(pause.queued, 1);
+  pause.refuseHeld(); // a drain: the held one gets 503, later ones are refused, not held
+  assert.deepEqual([pause.queued, pause.rejected], [0, 1]);
+  const late = new net.Socket();
+  pause.accept(late);
+  assert.deepEqual([pause.queued, pause.rejected], [0, 2]);
+  const reject = new Admission({ clock, maxConnections: 1, whenFull: 'reject', holdMs: 1_000, refuseWaitMs: 1_000 }, { open: () => 1, evictOne: () => false, admit: () => assert.fail('no room') });
+  reject.accept(new net.Socket());
+  assert.deepEqual([reject.queued, reject.rejected], [0, 1]);
+  clock.advance(1_000); // refused newcomers that never send a request are destroyed at refuseWaitMs
+  for (const s of [...sockets, late]) s.destroy();
 });
 
 test('answerAndClose: the answer arrives whole, then FIN; a client that never closes is cut at LINGER_MS', async () => {
