@@ -17,7 +17,9 @@
  *     with code ENOTSUP when asked to set an option this platform lacks.
  *   get(fd) -> { enable, idleSec, intervalSec, count, userTimeoutMs }
  *     Each value as getsockopt reads it back; null for an option this platform lacks.
- *   peek(fd) -> 1 data waiting, 0 FIN received, -EAGAIN open and quiet, other -errno (see Peek).
+ *   peek(fd) -> 1 data waiting, 0 FIN received, PEEK_OPEN open and quiet, other -errno (see Peek).
+ *   PEEK_OPEN: the constant peek returns for a quiet open socket (a positive value, so it can
+ *     never be mistaken for a -errno, whose numbers differ between platforms).
  *
  * Portability: every option is behind #ifdef, so the file compiles on any platform; macOS names
  * the idle option TCP_KEEPALIVE. On Windows, sockets are not fds, so everything is unsupported.
@@ -219,11 +221,13 @@ static napi_value Get(napi_env env, napi_callback_info info) {
 
 /*
  * peek(fd) -> 1 (bytes are waiting), 0 (the peer sent FIN), -errno (e.g. -ECONNRESET), or
- * -EAGAIN when the socket is open and nothing has arrived.
+ * PEEK_OPEN when the socket is open and nothing has arrived.
  * Why: an idle pooled socket may have received the server's FIN or RST in the kernel that the
  * event loop has not yet delivered; one non-blocking MSG_PEEK recv sees it before the socket is
  * reused, without consuming anything.
  */
+#define PEEK_OPEN 2
+
 static napi_value Peek(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -242,7 +246,7 @@ static napi_value Peek(napi_env env, napi_callback_info info) {
     do {
       n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
-    int value = n > 0 ? 1 : n == 0 ? 0 : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+    int value = n > 0 ? 1 : n == 0 ? 0 : (errno == EWOULDBLOCK || errno == EAGAIN) ? PEEK_OPEN : -errno;
     CHECK(napi_create_int32(env, value, &result));
     return result;
   }
@@ -261,6 +265,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "get", fn));
   CHECK(napi_create_function(env, "peek", NAPI_AUTO_LENGTH, Peek, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "peek", fn));
+  CHECK(napi_create_int32(env, PEEK_OPEN, &fn));
+  CHECK(napi_set_named_property(env, exports, "PEEK_OPEN", fn));
   return exports;
 }
 

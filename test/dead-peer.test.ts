@@ -22,26 +22,21 @@ import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Heartbeat } from '../src/core/heartbeat.js';
-import { loadNativeTcp } from '../src/transport/native.js';
 import type { TcpKeepAliveOptions, TcpKeepAliveResult } from '../src/transport/tcp-keepalive.js';
 import { setTcpKeepAlive } from '../src/transport/tcp-keepalive.js';
 import { createNetnsPair, netnsUnavailable, removeStaleNamespaces } from './helpers/netns.js';
 import type { NetnsPair } from './helpers/netns.js';
+import { nativeAddonMissing, skipFor, skipOrFail, ssMissing } from './helpers/prerequisites.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (name: string): string => path.join(root, 'test', 'fixtures', name);
 const keepaliveModule = path.join(root, 'dist', 'src', 'transport', 'tcp-keepalive.js');
 /** Wall-clock ms with sub-ms precision; fixtures stamp their events the same way. */
 const wallNow = (): number => performance.timeOrigin + performance.now();
-const needNative = loadNativeTcp() === undefined ? 'native addon not built' : process.platform !== 'linux' ? 'not Linux' : false;
-const hasSs = ((): boolean => {
-  try {
-    execFileSync('ss', ['-V'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+// Not Linux is a plain skip (these are Linux kernel features); a missing addon or `ss` on Linux
+// fails under LIFELINE_CI=1.
+const needNative = process.platform !== 'linux' ? 'not Linux' : skipFor('dead-peer (native addon)', nativeAddonMissing());
+const hasSs = process.platform === 'linux' && skipFor('dead-peer (ss)', ssMissing()) === false;
 
 /** `promise`, or a rejection naming `what` after `ms`; the timer is cleared either way. */
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -205,7 +200,7 @@ test('SIGSTOP: the heartbeat declares the peer dead, TCP keepalive does not', { 
 async function silentLink(t: TestContext, tag: string, subnet: number, options: TcpKeepAliveOptions) {
   const unavailable = netnsUnavailable();
   if (unavailable !== undefined) {
-    t.skip(unavailable);
+    skipOrFail(t, 'dead-peer (network namespaces)', unavailable);
     return undefined;
   }
   removeStaleNamespaces();
@@ -214,7 +209,7 @@ async function silentLink(t: TestContext, tag: string, subnet: number, options: 
     pair = createNetnsPair(tag, subnet);
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('unavailable:')) {
-      t.skip(error.message);
+      skipOrFail(t, 'dead-peer (network namespaces)', error.message);
       return undefined;
     }
     throw error;
@@ -271,7 +266,7 @@ test('silent link: TCP keepalive ends the connection at the computed bound', { s
 
 test('silent link: TCP_USER_TIMEOUT ends a connection with unacknowledged data', { skip: needNative }, async (t) => {
   if (!hasSs) {
-    t.skip('the `ss` tool (iproute2) is not installed; it reads the RTO this bound depends on');
+    skipOrFail(t, 'dead-peer (ss)', 'the `ss` tool (iproute2) is not installed; it reads the RTO this bound depends on');
     return;
   }
   const userTimeoutMs = 1500;

@@ -1,5 +1,5 @@
 /**
- * `lifeline proxy` as a process (issue 5, the process part of Proof 5, and Proof 7).
+ * `lifeline proxy` as a process: SIGTERM drain, SIGHUP reload, exit codes.
  *
  * - SIGTERM with requests in flight: every one completes, the process exits 0.
  * - SIGHUP with a changed config file while a client runs: 0 failed requests, and requests

@@ -1,6 +1,6 @@
 /**
- * The proxy's operations, in process and with real sockets (issue 5, Proof 4, the in-process part
- * of Proof 5, and the size part of Proof 1).
+ * The proxy's operations, in process and with real sockets: health, drain and reload in
+ * process, and large bodies streamed through a child process in bounded memory.
  *
  * - Health: a killed backend leaves rotation within `intervalMs x fall`, GETs keep succeeding on
  *   the other backend meanwhile, and the backend restarted on its port returns within

@@ -1,8 +1,8 @@
 /**
- * The proxy's keep-alive race and reuse (issue 5, Proof 2 and 3).
+ * The proxy's keep-alive race and reuse (Proof 2 and 3 below).
  *
  * Proof 2: two raw backends close each idle connection after a random 0.2 to 2 s and never send a
- * `Keep-Alive` hint, which is exactly the setup behind ingress-nginx#11244 and friends: the proxy
+ * `Keep-Alive` hint, which is exactly the setup behind ingress-nginx's reported keep-alive 502s: the proxy
  * pools a connection, the backend's idle timer fires, and a request written at that moment is
  * lost. Many client lanes send 20,000 requests (GET and POST) through the proxy. Load comes in
  * bursts separated by pauses of 0.15 to 2.2 s, so when a burst starts many pooled connections

@@ -90,6 +90,6 @@ test('drain: spreadMs spreads the closes; timeoutMs force-closes a request that 
   assert.ok(elapsed >= 1_150 && elapsed < 1_500, `resolved at ${elapsed.toFixed(0)} ms (timeoutMs 1200)`);
   await hung.closed;
   await sleep(20);
-  assert.equal(h.policy.stats().closes.drainForced, 1);
+  assert.equal(h.policy.stats().closes.drain_forced, 1);
   await h.close();
 });

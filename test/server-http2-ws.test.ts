@@ -65,7 +65,7 @@ test('HTTP/2: a client that stops answering PINGs is closed after pingIntervalMs
   await sleep(700);
   assert.equal(good.closed, false, 'a client that answers PINGs is kept');
   const s = policy.stats();
-  assert.equal(s.closes.pingTimeout, 1);
+  assert.equal(s.closes.heartbeat_timeout, 1);
   assert.ok(s.pingsSent >= 3, `pings sent: ${s.pingsSent}`);
   good.close();
   policy.close();
@@ -84,7 +84,7 @@ test('HTTP/2: a PING flood is answered with GOAWAY ENHANCE_YOUR_CALM (too_many_p
   assert.equal(goaway.payload.subarray(8).toString(), 'too_many_pings');
   const acks = flood.frames.filter((f) => f.type === 6 && (f.flags & 1) === 1).length;
   assert.ok(acks <= 11, `at most the allowed pings were answered before GOAWAY: ${acks}`);
-  assert.equal(policy.stats().closes.pingFlood, 1);
+  assert.equal(policy.stats().closes.flood, 1);
   policy.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
@@ -108,7 +108,7 @@ test('HTTP/2: an idle session is closed with GOAWAY (NO_ERROR) after idleTimeout
   const idle = (await closed) - done;
   assert.ok(idle >= 380 && idle < 800, `closed ${idle.toFixed(0)} ms after the last stream`);
   const s = policy.stats();
-  assert.equal(s.closes.idleTimeout, 1);
+  assert.equal(s.closes.idle_timeout, 1);
   assert.equal(s.streams, 2);
   policy.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -152,7 +152,7 @@ test('HTTP/2: a session past maxConnectionAgeMs (jittered down to 90%) gets GOAW
   assert.ok(r.at - t0 >= 1_280, 'it was answered when the handler answered, not cut');
   await closed;
   await sleep(20);
-  assert.equal(policy.stats().closes.maxAge, 1);
+  assert.equal(policy.stats().closes.max_age, 1);
   assert.equal(policy.stats().open, 0);
   // A new connection serves the next request.
   const again = http2.connect(url);
@@ -193,7 +193,7 @@ test('WebSocket: a peer that stops answering pings is terminated within interval
   assert.equal(await echoed, 'hi');
   assert.deepEqual({ ...hb.stats(), pingsSent: 0 }, { open: 1, pingsSent: 0, terminated: 1 });
   assert.equal(policy.stats().closes.upgrade, 2, 'both upgraded sockets left the HTTP policy');
-  assert.equal(policy.stats().closes.headersTimeout, 0);
+  assert.equal(policy.stats().closes.headers_timeout, 0);
   good.close();
   await new Promise((resolve) => good.once('close', resolve));
   hb.close();

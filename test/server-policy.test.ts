@@ -36,7 +36,7 @@ test('reuse within the idle timeout, a new connection after it; the hint is shor
   const c2 = new RawClient(h.port);
   const r3 = await c2.get();
   assert.notEqual(r3.headers['x-connection-id'], r1.headers['x-connection-id'], 'a new connection after the idle close');
-  assert.equal(h.policy.stats().closes.idleTimeout, 1);
+  assert.equal(h.policy.stats().closes.idle_timeout, 1);
   c2.destroy();
   await h.close();
 });
@@ -57,7 +57,7 @@ test('the idle close happens at idleTimeoutMs after the response, not earlier, a
   assert.ok(afterSecond - done >= 900);
   await sleep(20);
   const s = h.policy.stats();
-  assert.equal(s.closes.idleTimeout, 1);
+  assert.equal(s.closes.idle_timeout, 1);
   assert.deepEqual(s.requestsPerConnection.total, 1);
   await h.close();
 });
@@ -79,7 +79,7 @@ test('maxRequestsPerConnection: the last response says Connection: close, then a
   assert.notEqual(ids[5], ids[6]);
   agent.destroy();
   await sleep(50);
-  assert.equal(h.policy.stats().closes.maxRequests, 2);
+  assert.equal(h.policy.stats().closes.max_requests, 2);
   await h.close();
 });
 
@@ -96,7 +96,7 @@ test('by default there is no request limit: 1,200 requests on one connection, a 
   assert.equal(last?.headers.connection, 'keep-alive');
   assert.equal(last?.headers['keep-alive'], 'timeout=70');
   assert.equal(c.isClosed, false);
-  assert.equal(h.policy.stats().closes.maxRequests, 0);
+  assert.equal(h.policy.stats().closes.max_requests, 0);
   c.destroy();
   await h.close();
 });
@@ -166,7 +166,7 @@ test('maxConnectionAgeMs: the first request after the age gets Connection: close
   assert.equal(last.headers['x-connection-id'], a.headers['x-connection-id']);
   const { error } = await c.closed;
   assert.equal(error, undefined);
-  assert.equal(h.policy.stats().closes.maxAge, 1);
+  assert.equal(h.policy.stats().closes.max_age, 1);
   await h.close();
 });
 
@@ -246,8 +246,8 @@ test('requestTimeoutMs: a body that never completes gets 408; headersTimeoutMs o
   assert.ok(took2 >= 330 && took2 < 600, `408 after ${took2.toFixed(0)} ms on a reused connection (headersTimeoutMs 400)`);
   await sleep(20);
   const s = h.policy.stats();
-  assert.equal(s.closes.requestTimeout, 1);
-  assert.equal(s.closes.headersTimeout, 1);
+  assert.equal(s.closes.request_timeout, 1);
+  assert.equal(s.closes.headers_timeout, 1);
   await h.close();
 });
 
@@ -283,8 +283,8 @@ test('https.Server: the same policy (reuse, hint, slow headers 408, idle close)'
   slow.destroy();
   await sleep(2_800);
   const s = policy.stats();
-  assert.equal(s.closes.headersTimeout, 1);
-  assert.equal(s.closes.idleTimeout, 1, 'the agent socket was closed idle (Node\'s agent without its own timeout keeps it past the hint)');
+  assert.equal(s.closes.headers_timeout, 1);
+  assert.equal(s.closes.idle_timeout, 1, 'the agent socket was closed idle (Node\'s agent without its own timeout keeps it past the hint)');
   agent.destroy();
   policy.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -38,7 +38,7 @@ test('1,000 slow-header clients: a normal client median latency at most 2x; each
   // Server-side, exact: from accept to the close that follows the 408.
   const serverMs: number[] = [];
   h.policy.events.on('close', (conn, reason) => {
-    if (reason === 'headersTimeout') serverMs.push(performance.now() - conn.openedAt);
+    if (reason === 'headers_timeout') serverMs.push(performance.now() - conn.openedAt);
   });
   const child = spawn(process.execPath, [SLOW, String(h.port), '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -79,7 +79,7 @@ test('1,000 slow-header clients: a normal client median latency at most 2x; each
   assert.equal(report.answerMs.filter((ms) => ms > HEADERS_TIMEOUT_MS + 500).length, 0, 'none answered later than headersTimeoutMs + 500 ms');
   await sleep(50);
   const s = h.policy.stats();
-  assert.equal(s.closes.headersTimeout, 1000);
+  assert.equal(s.closes.headers_timeout, 1000);
   assert.equal(s.open, 1, 'only the normal client is left');
   assert.equal((await normal.get()).status, 200);
 });

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { ClosedError, InvalidOptionError } from '../src/core/errors.js';
 import { loadNativeTcp } from '../src/transport/native.js';
+import { nativeAddonMissing, skipFor, ssMissing as missingSs } from './helpers/prerequisites.js';
 import type { NativeTcpBinding } from '../src/transport/native.js';
 import type { TcpKeepAliveOptions } from '../src/transport/tcp-keepalive.js';
 import {
@@ -19,15 +20,9 @@ import {
 
 const native = loadNativeTcp();
 const onLinux = process.platform === 'linux';
-const needNative = native === undefined ? 'native addon not built (run `node scripts/build-native.mjs`)' : !onLinux ? 'not Linux' : false;
-const ssMissing = (() => {
-  try {
-    execFileSync('ss', ['-V'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'the `ss` tool (iproute2) is not installed';
-  }
-})();
+// Not Linux is a plain skip; on Linux a missing addon or `ss` fails under LIFELINE_CI=1.
+const needNative = !onLinux ? 'not Linux' : skipFor('tcp-keepalive (native addon)', nativeAddonMissing());
+const ssMissing = !onLinux ? 'not Linux' : skipFor('tcp-keepalive (ss)', missingSs());
 
 interface Pair {
   server: net.Server;

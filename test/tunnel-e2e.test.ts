@@ -1,4 +1,4 @@
-// Proof 1 of issue 6: curl through the tunnel. Server and client run as child processes through
+// The tunnel end to end: curl through the tunnel. Server and client run as child processes through
 // the real CLI (`lifeline tunnel server|client`); curl uses the client's SOCKS5 entry point with
 // --socks5-hostname (the name is resolved on the server) and its HTTP CONNECT entry point (-x -p).
 // 20 parallel transfers of 20 MB each, per entry point, must arrive with their SHA-256 intact;

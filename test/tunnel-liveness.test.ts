@@ -1,4 +1,4 @@
-// Proofs 2 and 3 of issue 6: a frozen peer, with real processes (the CLI in child processes).
+// The tunnel's frozen-peer proofs: with real processes (the CLI in child processes).
 //
 // 2. SIGSTOP the server: its kernel still ACKs, so only the client's heartbeat can tell. The
 //    client must declare it dead within pingIntervalMs + missedPings x pingTimeoutMs (plus a

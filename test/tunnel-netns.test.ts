@@ -1,4 +1,4 @@
-// Proof 4 of issue 6: a silent link. The server runs in network namespace A, the client in B,
+// The tunnel's silent-link proof. The server runs in network namespace A, the client in B,
 // joined through a bridge (test/helpers/netns.ts). Taking A's veth down makes the link silent:
 // packets vanish, nobody answers, no RST, no ICMP. Both sides must notice within their bounds:
 // the client's heartbeat (pingIntervalMs + missedPings x pingTimeoutMs) and the server's
@@ -17,6 +17,7 @@ import { test } from 'node:test';
 import { generateKeyPair } from '../src/tunnel/keygen.js';
 import { createNetnsPair, netnsUnavailable, removeStaleNamespaces } from './helpers/netns.js';
 import type { NetnsPair } from './helpers/netns.js';
+import { skipOrFail } from './helpers/prerequisites.js';
 import { TunnelProc, eventually } from './helpers/tunnel-harness.js';
 
 const TOKEN = 'netns-token-0123456789abc';
@@ -43,8 +44,7 @@ function curlInB(pair: NetnsPair, socksPort: number): string {
 test('silent link (veth down): client and server detect it within their bounds; the client reconnects when it is back', { timeout: 60_000 }, async (t) => {
   const unavailable = netnsUnavailable();
   if (unavailable !== undefined) {
-    t.diagnostic(`skipped: ${unavailable}`);
-    t.skip(unavailable);
+    skipOrFail(t, 'tunnel-netns', unavailable);
     return;
   }
   removeStaleNamespaces();
@@ -53,8 +53,7 @@ test('silent link (veth down): client and server detect it within their bounds; 
     pair = createNetnsPair('tn', 61);
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('unavailable:')) {
-      t.diagnostic(`skipped: ${error.message}`);
-      t.skip(error.message);
+      skipOrFail(t, 'tunnel-netns', error.message);
       return;
     }
     throw error;

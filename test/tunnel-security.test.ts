@@ -1,4 +1,4 @@
-// Proof 5 of issue 6: security.
+// The tunnel's security proof.
 // - A wrong token, or a server certificate whose fingerprint is not the pinned one, is refused
 //   before any stream opens (no OPEN reaches the server; the destination sees no connection).
 // - A destination off the allowlist gets SOCKS5 reply 0x02.

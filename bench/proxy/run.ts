@@ -1,5 +1,5 @@
 /**
- * Benchmark: lifeline's reverse proxy against nginx, HAProxy and the Node proxies (issue 8).
+ * Benchmark: lifeline's reverse proxy against nginx, HAProxy and the Node proxies.
  *
  * Topology on a 2-core machine: each proxy runs as one process doing the work, pinned to CPU 0;
  * wrk and the backend (its own nginx, 1 worker) share CPU 1. Every proxy is started fresh for each

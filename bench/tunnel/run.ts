@@ -2,7 +2,7 @@
  * Tunnel benchmark: throughput (one 1 GiB stream; 50 parallel streams of 20 MiB) and request
  * latency (64-byte request/response on an open stream; and new stream + one request) through
  * the lifeline tunnel, against a direct loopback connection and OpenSSH's SOCKS proxy (`ssh -D`
- * to a local sshd), all in the same run. Targets (issue 6): throughput at least ssh -D's; latency
+ * to a local sshd), all in the same run. Targets (the tunnel's acceptance bar): throughput at least ssh -D's; latency
  * overhead (tunnel p50 minus direct p50) under 0.5 ms.
  *
  * Why these processes: the origin (HTTP bytes + TCP echo), the lifeline server, the lifeline

@@ -19,7 +19,9 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+import type * as Ioredis from 'ioredis';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ClosedError } from '../core/errors.js';
 import { booleanOption, clockOption, integerOption, rejectUnknown } from '../core/options.js';
@@ -131,11 +133,13 @@ export class RedisLeaseStore extends EventEmitter<LeaseStoreEvents & { error: [e
     const commandTimeout = integerOption('RedisLeaseStore', o, 'commandTimeoutMs', 2000, { min: 1, max: 2 ** 31 - 1 });
     this.#clock = clockOption('RedisLeaseStore', o);
     const sweep = booleanOption('RedisLeaseStore', o, 'sweep', true);
-    if (options.redis instanceof Redis) {
+    // ioredis is loaded here, when a Redis store is made, not when lifeline/lease is imported.
+    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof Ioredis;
+    if (options.redis instanceof RedisClient) {
       this.redis = options.redis;
       this.#owned = false;
     } else if (typeof o.url === 'string') {
-      this.redis = new Redis(o.url, {
+      this.redis = new RedisClient(o.url, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         autoResendUnfulfilledCommands: false,

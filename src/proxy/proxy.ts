@@ -13,7 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { TimerWheel } from '../core/timer-wheel.js';
 import { systemClock } from '../core/clock.js';
 import type { Clock } from '../core/clock.js';
@@ -30,7 +30,6 @@ import type { ListenerHost } from './engine/listener.js';
 import type { Http1Connection } from './engine/http1-connection.js';
 import { DrainRun } from '../http/server/drain-run.js';
 import type { DrainResult } from '../http/server/drain-run.js';
-import type { CloseReason } from '../core/close-reason.js';
 import { startAdmin } from './admin/admin-server.js';
 import type { AdminSource } from './admin/admin-server.js';
 import { DemoUpstreams } from './demo/demo-upstream.js';
@@ -139,7 +138,6 @@ export class Proxy implements ListenerHost {
     // clients behind a load balancer do not all reconnect in the same instant; busy ones are
     // reached at once, so the response in flight is their last.
     const spreadMs = Math.min(options.spreadMs ?? this.config.drain.spreadMs, timeoutMs);
-    const events = new EventEmitter<{ empty: []; close: [conn: Http1Connection, reason: CloseReason] }>();
     const open = (): number => this.listeners.reduce((n, l) => n + l.open, 0);
     const connections: Http1Connection[] = [];
     for (const listener of this.listeners) {
@@ -147,18 +145,12 @@ export class Proxy implements ListenerHost {
       if (listener.server.listening) listener.server.close();
       listener.dropWaiting();
       connections.push(...listener.serving());
-      listener.onClosed = (conn, reason) => {
-        events.emit('close', conn, reason);
-        if (open() === 0) events.emit('empty');
-      };
     }
     const run = new DrainRun<Http1Connection>({
       clock: this.clock,
       timeoutMs,
       spreadMs,
       connections,
-      events,
-      open,
       // Between requests (or before a first request byte): nothing to finish.
       isIdle: (conn) => conn.state === 'idle' || (conn.state === 'head' && conn.requests > 0),
       reach: (conn) => {
@@ -168,6 +160,12 @@ export class Proxy implements ListenerHost {
       },
       force: (conn) => conn.destroy('drain_forced'),
     });
+    for (const listener of this.listeners) {
+      listener.onClosed = (conn, reason) => {
+        run.closed(conn, reason);
+        if (open() === 0) run.empty();
+      };
+    }
     const result = await run.promise;
     for (const listener of this.listeners) listener.onClosed = undefined;
     return result;

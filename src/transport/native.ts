@@ -27,8 +27,11 @@ export interface NativeTcpReadback {
 export interface NativeTcpBinding {
   set(fd: number, enable: boolean, idleSec: number, intervalSec: number, count: number, userTimeoutMs: number): void;
   get(fd: number): NativeTcpReadback;
-  /** Non-blocking MSG_PEEK recv: 1 data waiting, 0 FIN, -11 (EAGAIN) open and quiet, other -errno. */
+  /** Non-blocking MSG_PEEK recv: 1 data waiting, 0 FIN, `PEEK_OPEN` open and quiet, other -errno. */
   peek?(fd: number): number;
+  /** What peek returns for an open, quiet socket (absent from builds before it was exported,
+   * whose peek returned the platform's -EAGAIN). */
+  PEEK_OPEN?: number;
 }
 
 // From dist/src/transport/ (and src/transport/) the package root is three (two) levels up.

@@ -12,6 +12,7 @@
  * not speak first, so bytes there are a late response, garbage, or a close notice.
  */
 import type { Socket } from 'node:net';
+import { constants } from 'node:os';
 import type { NativeTcpBinding } from './native.js';
 import { loadNativeTcp } from './native.js';
 
@@ -19,7 +20,9 @@ import { loadNativeTcp } from './native.js';
  * kernel could not be asked (no addon, no fd) and the JavaScript state looked fine. */
 export type SocketProbe = 'open' | 'unknown' | 'readable' | 'eof' | 'error' | 'destroyed';
 
-const EAGAIN = -11;
+/** What an addon built before PEEK_OPEN existed returns for a quiet socket: this platform's
+ * -EAGAIN (-11 on Linux, -35 on macOS), never a hard-coded number. */
+const LEGACY_QUIET = -constants.errno.EAGAIN;
 
 interface HandleWithFd {
   fd?: unknown;
@@ -46,7 +49,7 @@ export function probeSocket(socket: Socket, binding: NativeTcpBinding | null = l
   const fd = fdOf(socket);
   if (binding?.peek === undefined || fd === undefined) return 'unknown';
   const result = binding.peek(fd);
-  if (result === EAGAIN) return 'open';
+  if (result === (binding.PEEK_OPEN ?? LEGACY_QUIET)) return 'open';
   if (result === 1) return 'readable';
   if (result === 0) return 'eof';
   return 'error';

@@ -23,7 +23,7 @@ import { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { booleanOption, clockOption, enumOption, functionOption, integerOption, rejectUnknown } from '../core/options.js';
-import { TimerWheel } from '../core/timer-wheel.js';
+import { MAX_WHEEL_TIMEOUT_MS, TimerWheel } from '../core/timer-wheel.js';
 import { setTcpKeepAlive } from '../transport/tcp-keepalive.js';
 import { Allowlist } from './allowlist.js';
 import type { Lookup } from './allowlist.js';
@@ -166,7 +166,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.connectTimeoutMs = integerOption(W, o, 'connectTimeoutMs', 10_000, { min: 1, max: MAX_MS });
     this.maxClients = integerOption(W, o, 'maxClients', 1000, { min: 1, max: 1_000_000 });
     this.maxStreamsPerClient = integerOption(W, o, 'maxStreamsPerClient', 1024, { min: 1, max: 1_000_000 });
-    this.streamIdleTimeoutMs = integerOption(W, o, 'streamIdleTimeoutMs', 900_000, { min: 0, max: 2 ** 30 - 1, note: '(0 = never)' });
+    this.streamIdleTimeoutMs = integerOption(W, o, 'streamIdleTimeoutMs', 900_000, { min: 0, max: MAX_WHEEL_TIMEOUT_MS, note: '(0 = never)' });
     this.windowBytes = integerOption(W, o, 'windowBytes', 1_048_576, { min: 16_384, max: 16_777_216 });
     this.#tcpKeepAlive = booleanOption(W, o, 'tcpKeepAlive', true);
     this.#lookup = functionOption<Lookup>(W, o, 'lookup') ?? defaultLookup;

@@ -4,14 +4,16 @@
  *
  * States: `idle` (no request in progress and no byte of a new one seen), `active` (a request is
  * being read or answered), `draining` (its last response carries, or carried, `Connection: close`;
- * it closes when that response is done). The idle set is kept in least-recently-used order: a
+ * it closes when that response is done), `closed` (ended or left HTTP; on no list). The idle set is kept in least-recently-used order: a
  * connection that becomes idle is re-inserted at the end, so the first one is the eviction victim.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CloseReason } from './server-stats.js';
+import { StateTable } from '../../core/state-table.js';
+import type { StateItem, StateList } from '../../core/state-table.js';
+import type { ServerCloseReason } from './server-stats.js';
 
-export type ConnectionState = 'idle' | 'active' | 'draining';
+export type ConnectionState = 'idle' | 'active' | 'draining' | 'closed';
 
 /** Per-connection record. Times are the clock's monotonic ms. */
 export class Connection {
@@ -46,15 +48,14 @@ export class Connection {
   /** Earliest time the request being read could have begun, or -1 when none is being read. */
   headersStart = -1;
   /** Why it will close (set by the first cause known). */
-  reason: CloseReason | undefined;
+  reason: ServerCloseReason | undefined;
   /** The response that carries our `Connection: close` while draining. */
   closeOn: ServerResponse | undefined;
   /** drain() reached this connection. */
   drainMarked = false;
   /** Links of the state list it is on (see ConnectionTable). */
-  prev: Connection | undefined;
-  next: Connection | undefined;
-  listed = false;
+  prev: this | undefined;
+  next: this | undefined;
 
   constructor(id: number, socket: Socket, now: number, maxAgeMs = 0) {
     this.id = id;
@@ -66,82 +67,72 @@ export class Connection {
   }
 }
 
+/** The moves a connection may make; anything else is a bug and throws IllegalTransitionError.
+ * idle -> idle re-lists it as the most recently used. */
+const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  idle: ['idle', 'active', 'draining', 'closed'],
+  active: ['idle', 'draining', 'closed'],
+  draining: ['closed'],
+  closed: [],
+};
+
 /**
- * An intrusive doubly-linked list of connections (one per state): append, unlink and pop are a
- * few pointer writes, with no hashing and no allocation (a `Set` move cost ~100 ns a request,
- * measured). Iteration is in insertion order, so the idle list's head is the least recently used.
+ * The table: a `StateTable` (one intrusive list per state, so a move is a few pointer writes and
+ * no allocation, and the idle list is an LRU) over anything that carries `state`, `prev` and
+ * `next`: the server policy's `Connection`, or a proxy's client-side connection.
+ *
+ * @example
+ *   const table = new ConnectionTable<Connection>();
+ *   table.add(conn);               // idle
+ *   table.set(conn, 'active');
+ *   table.set(conn, 'idle');       // back at the most recently used end
+ *   table.remove(conn);            // closed
  */
-class StateList {
-  head: Connection | undefined;
-  tail: Connection | undefined;
-  size = 0;
+export class ConnectionTable<T extends StateItem<ConnectionState> = Connection> {
+  readonly #table: StateTable<ConnectionState, T>;
+  /** Idle connections, least recently used first. */
+  readonly idle: StateList<T>;
+  readonly active: StateList<T>;
+  readonly draining: StateList<T>;
 
-  append(c: Connection): void {
-    c.prev = this.tail;
-    c.next = undefined;
-    if (this.tail === undefined) this.head = c;
-    else this.tail.next = c;
-    this.tail = c;
-    this.size += 1;
+  constructor(what = 'server connection') {
+    this.#table = new StateTable<ConnectionState, T>(what, TRANSITIONS, ['idle', 'active', 'draining']);
+    this.idle = this.#table.list('idle');
+    this.active = this.#table.list('active');
+    this.draining = this.#table.list('draining');
   }
 
-  unlink(c: Connection): void {
-    if (c.prev === undefined) this.head = c.next;
-    else c.prev.next = c.next;
-    if (c.next === undefined) this.tail = c.prev;
-    else c.next.prev = c.prev;
-    c.prev = c.next = undefined;
-    this.size -= 1;
-  }
-
-  *[Symbol.iterator](): IterableIterator<Connection> {
-    for (let c = this.head; c !== undefined; ) {
-      const next = c.next; // c may be unlinked by the caller
-      yield c;
-      c = next;
-    }
-  }
-}
-
-export class ConnectionTable {
-  readonly idle = new StateList();
-  readonly active = new StateList();
-  readonly draining = new StateList();
-
+  /** Open connections (closed ones are on no list). */
   get size(): number {
     return this.idle.size + this.active.size + this.draining.size;
   }
 
-  add(conn: Connection): void {
-    conn.state = 'idle';
-    conn.listed = true;
-    this.idle.append(conn);
+  /** Start tracking a newly accepted connection, idle. */
+  add(conn: T): void {
+    this.#table.add(conn, 'idle');
   }
 
-  /** Move to `next`. Becoming idle re-appends at the most-recently-used end. */
-  set(conn: Connection, next: ConnectionState): void {
-    if (!conn.listed || (conn.state === next && next !== 'idle')) return;
-    this.#list(conn.state).unlink(conn);
-    conn.state = next;
-    this.#list(next).append(conn);
+  /**
+   * Move to `next`. Becoming idle re-appends at the most-recently-used end; staying active or
+   * draining is no move. A connection no longer tracked (closed) is left alone, since a late
+   * event may still name it; any other illegal move throws.
+   */
+  set(conn: T, next: Exclude<ConnectionState, 'closed'>): void {
+    if (conn.state === 'closed' || (conn.state === next && next !== 'idle')) return;
+    this.#table.move(conn, next);
   }
 
-  remove(conn: Connection): void {
-    if (!conn.listed) return;
-    conn.listed = false;
-    this.#list(conn.state).unlink(conn);
+  /** Stop tracking (the connection is closed or left HTTP). */
+  remove(conn: T): void {
+    if (conn.state !== 'closed') this.#table.move(conn, 'closed');
   }
 
-  /** Every connection (a snapshot, safe to close from). */
-  all(): Connection[] {
-    return [...this.idle, ...this.active, ...this.draining];
+  /** Every open connection (a snapshot, safe to close from). */
+  all(): T[] {
+    return this.#table.all();
   }
 
   clear(): void {
     for (const c of this.all()) this.remove(c);
-  }
-
-  #list(state: ConnectionState): StateList {
-    return state === 'idle' ? this.idle : state === 'active' ? this.active : this.draining;
   }
 }

@@ -5,10 +5,14 @@
  *
  * Invariants: one clock timer for the spread (connections sorted by instant) and one for the
  * force-close; both are cancelled when the drain completes, so a drained process can exit.
+ *
+ * Shared: it needs of a connection only a `drainMarked` flag, and of its owner two callbacks
+ * (`reach`, `force`) and two calls back (`closed()`, `empty()`), so the server policy's HTTP/1
+ * connections, its HTTP/2 sessions and the proxy's client connections all drain through it, with
+ * one `DrainResult`.
  */
-import type { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { CloseReason } from './server-stats.js';
+import type { CloseReason } from '../../core/close-reason.js';
 
 /** What `drain()` resolves with. */
 export interface DrainResult {
@@ -36,8 +40,6 @@ export interface DrainRunOptions<C extends Drainable> {
   timeoutMs: number;
   spreadMs: number;
   connections: C[];
-  events: EventEmitter<{ empty: []; close: [conn: C, reason: CloseReason] }>;
-  open: () => number;
   /** Reach one connection: close it if idle (true), else mark it to close after its response. */
   reach: (conn: C) => boolean;
   /** Destroy one connection at timeoutMs. */
@@ -75,11 +77,9 @@ export class DrainRun<C extends Drainable = Drainable> {
     const isIdle = o.isIdle ?? ((): boolean => true);
     this.#plan = o.connections.map((conn) => ({ at: o.spreadMs === 0 || !isIdle(conn) ? 0 : Math.floor(random() * o.spreadMs), conn }));
     this.#plan.sort((a, b) => a.at - b.at);
-    o.events.on('close', this.#onClose);
-    o.events.on('empty', this.#onEmpty);
     this.#forceTimer = o.clock.setTimer(this.#onForce, o.timeoutMs);
     this.#step();
-    if (o.open() === 0) this.#onEmpty();
+    if (this.#open.size === 0) this.empty();
   }
 
   /** Stop the timers without resolving counts further (the controller is closing). */
@@ -87,17 +87,19 @@ export class DrainRun<C extends Drainable = Drainable> {
     this.#finish();
   }
 
-  readonly #onClose = (conn: C, reason: CloseReason): void => {
+  /** The owner tells: `conn` ended for `reason` (a connection the drain does not know is ignored). */
+  closed(conn: C, reason: CloseReason): void {
     const reached = this.#open.get(conn);
     if (reached === undefined) return;
     this.#open.delete(conn);
     if (reached && reason === 'drain') this.#result.closedAfterResponse += 1;
     else this.#result.closedOther += 1;
-  };
+  }
 
-  readonly #onEmpty = (): void => {
+  /** The owner tells: nothing is open any more. */
+  empty(): void {
     if (this.#open.size === 0) this.#finish();
-  };
+  }
 
   #step = (): void => {
     this.#spreadTimer = undefined;
@@ -131,8 +133,6 @@ export class DrainRun<C extends Drainable = Drainable> {
     this.#done = true;
     this.#spreadTimer?.cancel();
     this.#forceTimer?.cancel();
-    this.#o.events.off('close', this.#onClose);
-    this.#o.events.off('empty', this.#onEmpty);
     this.#result.durationMs = this.#o.clock.now() - this.#started;
     this.#resolve(this.#result);
   }

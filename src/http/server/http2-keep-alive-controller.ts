@@ -21,19 +21,19 @@
  * age limit; close() stops every timer.
  * HTTP/1 connections of an `allowHTTP1` server are not policed here.
  */
-import { EventEmitter } from 'node:events';
 import { constants } from 'node:http2';
 import type { Http2Server, Http2SecureServer, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { Clock } from '../../core/clock.js';
 import { Heartbeat } from '../../core/heartbeat.js';
 import { clockOption, functionOption, integerOption, rejectUnknown } from '../../core/options.js';
-import { TimerWheel } from '../../core/timer-wheel.js';
+import { MAX_WHEEL_TIMEOUT_MS, TimerWheel } from '../../core/timer-wheel.js';
 import { DrainRun } from './drain-run.js';
 import type { DrainResult } from './drain-run.js';
 import { resolveDrainOptions } from './keep-alive-options.js';
 import type { DrainOptions } from './keep-alive-options.js';
 import { emptyCloseCounts, RequestsHistogram } from './server-stats.js';
-import type { CloseCounts, CloseReason, Histogram } from './server-stats.js';
+import { serverReasonFromError } from './server-stats.js';
+import type { CloseCounts, ServerCloseReason, Histogram } from './server-stats.js';
 import { checkTcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 import type { TcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 import { keepAliveOnAccept } from './accepted-tcp-keepalive.js';
@@ -82,7 +82,7 @@ class Session {
   heartbeat: Heartbeat | undefined;
   windowStart: number;
   pingsInWindow = 0;
-  reason: CloseReason | undefined;
+  reason: ServerCloseReason | undefined;
   drainMarked = false;
   constructor(
     readonly session: ServerHttp2Session,
@@ -110,7 +110,6 @@ export class Http2KeepAliveController {
   readonly #sessions = new Set<Session>();
   readonly #closes = emptyCloseCounts();
   readonly #histogram = new RequestsHistogram();
-  readonly #events = new EventEmitter<{ empty: []; close: [conn: Session, reason: CloseReason] }>();
   #accepted = 0;
   #streams = 0;
   #pingsSent = 0;
@@ -122,11 +121,11 @@ export class Http2KeepAliveController {
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
     const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'tcpKeepAlive', 'clock']);
-    const ms = { min: 0, max: 2 ** 30 - 1 };
+    const ms = { min: 0, max: MAX_WHEEL_TIMEOUT_MS };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
       pingIntervalMs: integerOption(W, o, 'pingIntervalMs', 60_000, ms),
-      pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: 2 ** 30 - 1 }),
+      pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: MAX_WHEEL_TIMEOUT_MS }),
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
       maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { ...ms, note: '(0 = no limit)' }), // ms.max: the wheel's longest timeout
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
@@ -166,8 +165,6 @@ export class Http2KeepAliveController {
       timeoutMs,
       spreadMs,
       connections: [...this.#sessions],
-      events: this.#events,
-      open: () => this.#sessions.size,
       reach: (s) => {
         s.drainMarked = true;
         s.reason ??= 'drain';
@@ -176,7 +173,7 @@ export class Http2KeepAliveController {
         return idle;
       },
       force: (s) => {
-        s.reason = 'drainForced';
+        s.reason = 'drain_forced';
         s.session.destroy();
       },
     });
@@ -213,12 +210,12 @@ export class Http2KeepAliveController {
           });
         },
       });
-      hb.on('dead', () => this.#end(s, 'pingTimeout', constants.NGHTTP2_NO_ERROR));
+      hb.on('dead', () => this.#end(s, 'heartbeat_timeout', constants.NGHTTP2_NO_ERROR));
       s.heartbeat = hb.start();
     }
     session.on('ping', () => this.#onPing(s));
     session.on('stream', (stream: ServerHttp2Stream) => this.#onStream(s, stream));
-    session.on('error', () => (s.reason ??= 'error'));
+    session.on('error', (err: unknown) => (s.reason ??= serverReasonFromError(err)));
     session.once('close', () => this.#onClose(s));
     this.#armIdle(s);
     if (o.maxConnectionAgeMs > 0) {
@@ -253,7 +250,7 @@ export class Http2KeepAliveController {
       s.pingsInWindow = 0;
     }
     s.pingsInWindow += 1;
-    if (s.pingsInWindow > max) this.#end(s, 'pingFlood', constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    if (s.pingsInWindow > max) this.#end(s, 'flood', constants.NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   #armIdle(s: Session): void {
@@ -266,7 +263,7 @@ export class Http2KeepAliveController {
     const s = data as Session;
     s.deadline = -1;
     if (s.streams > 0 || s.session.destroyed || s.session.closed) return;
-    s.reason ??= 'idleTimeout';
+    s.reason ??= 'idle_timeout';
     s.session.close(); // GOAWAY NO_ERROR, then the session ends
   };
 
@@ -274,12 +271,12 @@ export class Http2KeepAliveController {
     const s = data as Session;
     s.ageDeadline = -1;
     if (s.session.destroyed || s.session.closed) return;
-    s.reason ??= 'maxAge';
+    s.reason ??= 'max_age';
     s.session.close(); // GOAWAY NO_ERROR: open streams finish, then the session ends
   };
 
   /** GOAWAY with `code` (debug data for a flood), then destroy. */
-  #end(s: Session, reason: CloseReason, code: number): void {
+  #end(s: Session, reason: ServerCloseReason, code: number): void {
     if (s.session.destroyed) return;
     s.reason ??= reason;
     s.heartbeat?.close();
@@ -295,10 +292,10 @@ export class Http2KeepAliveController {
     if (s.ageDeadline >= 0) this.#wheel.cancel(s.ageDeadline);
     s.ageDeadline = -1;
     if (this.#closed || !this.#sessions.delete(s)) return;
-    const reason = s.reason ?? 'clientClose';
+    const reason = s.reason ?? 'peer_close';
     this.#closes[reason] += 1;
     this.#histogram.record(s.total);
-    this.#events.emit('close', s, reason);
-    if (this.#sessions.size === 0) this.#events.emit('empty');
+    this.#drain?.closed(s, reason);
+    if (this.#sessions.size === 0) this.#drain?.empty();
   }
 }

@@ -4,7 +4,7 @@
  * Why these defaults: the side that closes an idle connection must be the client side, so a
  * backend's idle timeout must be longer than every idle timeout in front of it. AWS ALB closes
  * idle connections at 60 s by default and Node's own 5 s default behind it gives 502s
- * (nodejs/node#20256); nginx's `keepalive_timeout` is 75 s. So `idleTimeoutMs` is 75 s, and the
+ * (a long-standing Node report); nginx's `keepalive_timeout` is 75 s. So `idleTimeoutMs` is 75 s, and the
  * advertised `Keep-Alive: timeout=` is shorter than the real close by `hintMarginMs` (5 s), so a
  * client that honours the hint always closes first.
  *
@@ -16,11 +16,12 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { InvalidOptionError } from '../../core/errors.js';
+import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { clockOption, enumOption, integerOption, rejectUnknown } from '../../core/options.js';
 import { checkTcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 import type { TcpKeepAliveOptions } from '../../transport/tcp-keepalive.js';
 
-const MAX_MS = 2 ** 30 - 1; // the timer wheel's longest timeout (about 12.4 days)
+const MAX_MS = MAX_WHEEL_TIMEOUT_MS;
 
 /** Options of {@link keepAlive} for `http.Server` and `https.Server`. Durations are integer ms. */
 export interface KeepAliveOptions {

@@ -1,6 +1,9 @@
 /**
  * Answer a connection with one raw response (408, 503) and close it without a reset.
  *
+ * Shared: each function takes only a socket and a clock, so the proxy's raw client connections
+ * close the same way.
+ *
  * Why "lingering": closing a socket whose receive buffer holds unread bytes makes the kernel send
  * RST, and an RST can make the client drop the response it has not read yet (the problem behind
  * Apache's lingering close). So: write the response, send FIN (`end()`), keep reading and
@@ -15,9 +18,14 @@ import { STATUS_CODES } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 
 /**
- * Longest wait for the client's FIN after our answer, for lifeline/server and the proxy alike:
- * nginx's `lingering_timeout` (5 s), long enough for a client on a slow link to read the answer
- * and close, short enough that a client that never closes its side costs little.
+ * Longest wait for the client's FIN after our answer: the one linger time of the server policy
+ * and of the proxy's client side.
+ *
+ * Why 5 s, nginx's `lingering_timeout`: the proxy lingers after ordinary responses too (at a
+ * request limit, while draining, after `Connection: close`), which may be large and still in
+ * flight to a slow client; 5 s lets such a client read it and close. The cost is what a client
+ * that never closes its side holds: one file descriptor for 5 s (at the connection cap, a
+ * refused newcomer too).
  */
 export const LINGER_MS = 5_000;
 

@@ -10,6 +10,7 @@
  * default 0) is the caller's and is not touched.
  */
 import type { Server } from 'node:http';
+import { connectionsCheckingInterval } from './node-internals.js';
 
 type Saved = Pick<Server, 'keepAliveTimeout' | 'headersTimeout' | 'requestTimeout' | 'maxRequestsPerSocket'>;
 
@@ -34,8 +35,6 @@ export function switchOffNodeTimers(server: Server): () => void {
  * that (unref'd) interval here once drained, if it can find it.
  */
 export function stopConnectionsCheck(server: Server): void {
-  const key = Object.getOwnPropertySymbols(server).find((k) => k.description === 'http.server.connectionsCheckingInterval');
-  if (key === undefined) return;
-  const interval = (server as unknown as Record<symbol, unknown>)[key];
-  if (interval !== undefined && interval !== null) clearInterval(interval as NodeJS.Timeout);
+  const interval = connectionsCheckingInterval(server);
+  if (interval !== undefined) clearInterval(interval);
 }

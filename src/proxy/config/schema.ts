@@ -10,12 +10,13 @@
  * names, routes naming clusters, timeout relations) live in `check-relations.ts`.
  */
 import { z } from 'zod';
+import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { parseAddress } from './address.js';
 
 /** Separates the expected text from the reason in a custom issue's message. */
 export const WHY = '\u0000';
 /** Longest duration: the timer wheel's longest timeout (2^30 - 1 ms, about 12.4 days). */
-export const MAX_MS = 2 ** 30 - 1;
+export const MAX_MS = MAX_WHEEL_TIMEOUT_MS;
 
 const E = (expected: string): { error: () => string } => ({ error: () => expected });
 

@@ -43,7 +43,9 @@ export function attachClientSocket(socket: Socket, conn: Http1Connection, readBu
   const s = socket as ClientSocket;
   s[CONNECTION] = conn;
   socket.setNoDelay(true);
-  if (readBuffer === undefined || !readIntoBuffer(s, readBuffer, onRead)) socket.on('data', onData);
+  // A socket that already holds unread bytes (a newcomer held at the cap) keeps 'data' events,
+  // which deliver them; switching it to the shared buffer would strand them.
+  if (readBuffer === undefined || socket.readableLength > 0 || !readIntoBuffer(s, readBuffer, onRead)) socket.on('data', onData);
   socket.on('end', onEnd);
   socket.on('error', onError);
   socket.on('close', onClose);

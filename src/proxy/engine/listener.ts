@@ -11,8 +11,9 @@ import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { TicketKeyRotation } from '../../transport/ticket-key-rotation.js';
 import { headLimits } from '../../http/wire/index.js';
 import type { HeadLimits, RequestHead } from '../../http/wire/index.js';
-import { NewcomerQueue } from '../../http/server/newcomer-queue.js';
-import { decideKeepAlive, hintSeconds } from '../../http/server/keep-alive-decision.js';
+import { Admission } from '../../http/server/admission.js';
+import { decideKeepAlive, keepAlivePolicy } from '../../http/server/keep-alive-decision.js';
+import type { KeepAlivePolicy } from '../../http/server/keep-alive-decision.js';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import type { ClientConfig, ListenerConfig } from '../config/index.js';
@@ -24,7 +25,6 @@ import { Http1Connection } from './http1-connection.js';
 import { HTTP1_TRANSITIONS } from './http1-states.js';
 import type { Http1State } from './http1-states.js';
 import type { ListenerContext } from './listener-context.js';
-import { localResponse } from './local-response.js';
 
 /** What a listener needs from its proxy. */
 export interface ListenerHost {
@@ -39,12 +39,13 @@ export interface ListenerHost {
 export class Listener implements ListenerContext {
   readonly table = new StateTable<Http1State, Http1Connection>('client connection', HTTP1_TRANSITIONS, ['head', 'idle', 'exchange', 'tunnel', 'lingering']);
   readonly metrics: ListenerMetrics;
-  readonly newcomers: NewcomerQueue;
+  /** The connection cap: evict the LRU idle connection, else hold or refuse (lifeline/server's). */
+  admission: Admission;
   draining = false;
   server!: net.Server;
   rotation: TicketKeyRotation | undefined;
   limits: HeadLimits;
-  hintSeconds = 0;
+  #policy: KeepAlivePolicy;
   /** Told of every connection that stops serving (the drain in progress listens). */
   onClosed: ((conn: Http1Connection, reason: CloseReason) => void) | undefined;
 
@@ -55,17 +56,45 @@ export class Listener implements ListenerContext {
   ) {
     this.metrics = host.listenerMetrics(config.name);
     this.limits = headLimits({ maxHeaderBytes: config.client.maxHeaderBytes, maxHeaders: config.client.maxHeaders });
-    this.hintSeconds = hintSeconds(config.client.idleTimeoutMs, config.client.hintMarginMs);
-    const waitMs = config.client.headersTimeoutMs > 0 ? config.client.headersTimeoutMs : 60_000;
-    this.newcomers = new NewcomerQueue(host.clock, waitMs, (socket) => this.#refuse(socket));
+    this.#policy = keepAlivePolicy(config.client);
+    this.admission = this.#admission(config.client);
+  }
+
+  #admission(client: ClientConfig): Admission {
+    // A newcomer is held at most the headers timeout, as if it were sending a slow head.
+    const waitMs = client.headersTimeoutMs > 0 ? client.headersTimeoutMs : 60_000;
+    return new Admission(
+      { clock: this.host.clock, maxConnections: client.maxConnections, whenFull: client.whenFull, holdMs: waitMs, refuseWaitMs: waitMs },
+      {
+        open: () => this.open,
+        evictOne: () => {
+          const victim = this.table.list('idle').head;
+          if (victim === undefined) return false;
+          victim.destroy('evicted');
+          return true;
+        },
+        admit: (socket) => this.#admit(socket),
+        refused: () => this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS'),
+      },
+    );
   }
 
   /** A reload's new settings for this listener (its address cannot change). */
   update(config: ListenerConfig, router: Router<Cluster>): void {
+    const before = this.config.client;
     this.config = config;
     this.router = router;
     this.limits = headLimits({ maxHeaderBytes: config.client.maxHeaderBytes, maxHeaders: config.client.maxHeaders });
-    this.hintSeconds = hintSeconds(config.client.idleTimeoutMs, config.client.hintMarginMs);
+    this.#policy = keepAlivePolicy(config.client);
+    if (config.client.maxConnections !== before.maxConnections || config.client.whenFull !== before.whenFull || config.client.headersTimeoutMs !== before.headersTimeoutMs) {
+      this.admission.refuseHeld();
+      this.admission = this.#admission(config.client);
+    }
+  }
+
+  /** `Keep-Alive: timeout=` on kept-alive responses, whole seconds (0: none). */
+  get hintSeconds(): number {
+    return this.#policy.hintSeconds;
   }
 
   get name(): string {
@@ -114,64 +143,34 @@ export class Listener implements ListenerContext {
   }
 
   closeAfter(head: RequestHead, requests: number, openedAtMs: number): CloseReason | undefined {
-    const policy = this.config.client;
-    return decideKeepAlive(
-      { maxRequestsPerConnection: policy.maxRequestsPerConnection, maxConnectionAgeMs: policy.maxConnectionAgeMs },
-      { requests, ageMs: this.host.clock.now() - openedAtMs, clientAskedClose: head.connectionClose, draining: this.draining },
-    );
+    return decideKeepAlive(this.#policy, { requests, openedAt: openedAtMs, now: this.host.clock.now(), draining: this.draining, clientClose: head.connectionClose }).reason;
   }
 
   closed(conn: Http1Connection, reason: CloseReason): void {
     this.onClosed?.(conn, reason);
-    // A slot is free: serve the longest-held newcomer that is still there.
-    for (let socket = this.newcomers.take(); socket !== undefined; socket = this.newcomers.take()) {
-      if (socket.destroyed || this.draining) {
-        socket.destroy();
-        continue;
-      }
-      this.accept(socket);
-      socket.resume();
-      break;
-    }
+    if (!this.draining) this.admission.admitHeld(); // a slot is free
   }
 
-  /** Drop every held newcomer (drain, close). */
+  /** Drop every held newcomer (drain, close): each gets its 503. */
   dropWaiting(): void {
-    for (let socket = this.newcomers.take(); socket !== undefined; socket = this.newcomers.take()) socket.destroy();
+    this.admission.refuseHeld();
   }
 
   readonly accept = (socket: net.Socket): void => {
-    const policy = this.config.client;
     if (this.draining) {
       socket.destroy();
       return;
     }
-    if (policy.maxConnections > 0 && this.open >= policy.maxConnections) {
-      // At the cap: the least recently used idle connection makes room; never a busy one.
-      const victim = this.table.list('idle').head;
-      if (victim !== undefined) victim.destroy('evicted');
-      else if (policy.whenFull === 'pause') {
-        // Hold the newcomer unread until a connection closes (to the client, accepting paused),
-        // for at most headersTimeoutMs; then it gets the 503 that `reject` gives at once.
-        socket.on('error', () => undefined);
-        this.newcomers.hold(socket);
-        return;
-      } else {
-        this.#refuse(socket);
-        return;
-      }
-    }
+    this.admission.accept(socket);
+  };
+
+  #admit(socket: net.Socket): void {
+    const policy = this.config.client;
     if (policy.tcpKeepAlive !== null) {
       const k = policy.tcpKeepAlive;
       setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
     }
     this.metrics.connectionAccepted();
     new Http1Connection(socket, this);
-  };
-
-  #refuse(socket: net.Socket): void {
-    this.metrics.rejected('ERR_TOO_MANY_CONNECTIONS');
-    socket.on('error', () => undefined);
-    socket.end(localResponse(503, 'ERR_TOO_MANY_CONNECTIONS', true), 'latin1');
   }
 }
