@@ -140,6 +140,12 @@ test('examples/full.yaml loads cleanly with TLS files from the environment', asy
   }
 });
 
+test('examples/full.yaml loads as shipped: its default TLS files are the example ones under examples/tls', async () => {
+  const c = await loadConfig(join(EXAMPLES, 'full.yaml'), {});
+  assert.equal(c.listeners[0]?.tls?.certFile, join(EXAMPLES, 'tls', 'cert.pem'));
+  assert.equal(c.listeners[0]?.tls?.keyFile, join(EXAMPLES, 'tls', 'key.pem'));
+});
+
 test('${ENV} substitution: plain values are typed, quoted ones stay strings, defaults and $${ escapes', () => {
   const text = withText('address: 127.0.0.1:8080', 'address: ${HOST:-127.0.0.1}:${PORT}') + `client:\n  idleTimeoutMs: \${IDLE}\naccessLog:\n  target: "\${LOGDIR:-/var/log}/a$\${b}.log"\n`;
   const c = parseConfig(text, 'proxy.yaml', { PORT: '8181', IDLE: '90000', HOST: '' });
