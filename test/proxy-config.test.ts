@@ -184,6 +184,12 @@ test('bad config: unknown key with a suggestion', () => {
   oneProblem(MINIMAL + 'colour: blue\n', /^proxy\.yaml:10:1: colour: unknown key "colour"; known keys here: listeners, client/m);
 });
 
+test('bad config: a mistyped enum value gets "did you mean"', () => {
+  const p = oneProblem(withText('    endpoints:', '    balancer: round-robbin\n    endpoints:'), /^proxy\.yaml:8:5: clusters\.demo\.balancer: expected one of "round-robin", .*, found "round-robbin" \(a string\); did you mean "round-robin"\?$/m);
+  assert.equal(p.path, 'clusters.demo.balancer');
+  oneProblem(withText('    endpoints:', '    balancer: least-conections\n    endpoints:'), /found "least-conections" \(a string\); did you mean "least-connections"\?$/m);
+});
+
 test('bad config: wrong type', () => {
   oneProblem(MINIMAL + 'client:\n  tcpKeepAlive: yes\n', /^proxy\.yaml:11:3: client\.tcpKeepAlive: expected a mapping of TCP keepalive settings .*, found "yes" \(a string\)$/m);
   oneProblem(withText('    endpoints:\n      - address: 127.0.0.1:9001', '    endpoints: 127.0.0.1:9001'), /^proxy\.yaml:8:5: clusters\.demo\.endpoints: expected a list of endpoints, found "127\.0\.0\.1:9001" \(a string\)$/m);

@@ -77,6 +77,11 @@ function fromIssue(issue: z.core.$ZodIssue, data: unknown, file: string, map: So
   const last = path[path.length - 1];
   let found = describeValue(valueAt(data, path), last);
   if (why !== undefined) found = `${found}: ${why}`;
+  const value = valueAt(data, path);
+  if (issue.code === 'invalid_value' && typeof value === 'string') {
+    const guess = suggest(value, issue.values.filter((v): v is string => typeof v === 'string'));
+    if (guess !== undefined) found = `${found}; did you mean "${guess}"?`;
+  }
   return [problem(file, map.locate(path), path, expected ?? issue.message, found)];
 }
 
