@@ -18,7 +18,7 @@ import { resolveConfig } from './resolve-config.js';
 import { configSchema } from './schema.js';
 import { analyzeDocument, configProblem, describeValue } from '../../core/config/analyze-document.js';
 import { formatPath } from './source-map.js';
-import type { KeyPath , SourceMap } from './source-map.js';
+import type { KeyPath, SourceMap } from './source-map.js';
 import type { ClusterConfig, ProxyConfig } from './types.js';
 
 interface Analysis {
