@@ -4,5 +4,6 @@ import { proxyCommand } from './proxy.js';
 import { tunnelCommand } from './tunnel/index.js';
 import { awakeCommand } from './awake.js';
 import { leaseCommand } from './lease.js';
+import { doctorCommand } from './doctor.js';
 
-export const commands: readonly Command[] = [proxyCommand, tunnelCommand, awakeCommand, leaseCommand];
+export const commands: readonly Command[] = [proxyCommand, tunnelCommand, awakeCommand, leaseCommand, doctorCommand];
