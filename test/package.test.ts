@@ -69,6 +69,16 @@ test('the packed tarball installs, type-checks without skipLibCheck and runs `li
     assert.equal(check.status, 0, check.out);
     assert.match(check.out, /full\.yaml: ok/);
 
+    for (const side of ['server', 'client']) {
+      const tunnel = run('npx', ['--no-install', 'lifeline', 'tunnel', side, '--check', '--config', `node_modules/${PKG.name}/examples/tunnel.yaml`], project, 60_000);
+      assert.equal(tunnel.status, 0, tunnel.out);
+      assert.match(tunnel.out, new RegExp(`tunnel ${side}: ok`));
+    }
+    const doctor = run('npx', ['--no-install', 'lifeline', 'doctor', '--json'], project, 60_000);
+    assert.equal(doctor.status, 0, doctor.out);
+    const report = JSON.parse(doctor.out.slice(doctor.out.indexOf('{'), doctor.out.lastIndexOf('}') + 1)) as { nativeAddon: { available: boolean; detail: string } };
+    assert.equal(typeof report.nativeAddon.available, 'boolean', doctor.out);
+
     const help = run('npx', ['--no-install', 'lifeline', 'proxy', '--help'], project, 60_000);
     assert.equal(help.status, 0, help.out);
     for (const named of help.out.match(/\b(?:docs|examples)\/[\w./-]+\.(?:md|yaml)\b/g) ?? []) {
