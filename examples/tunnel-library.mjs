@@ -1,5 +1,6 @@
 // The tunnel as a library: a server and a client in one process, a SOCKS5 entry point, and a
 // request through it. Shown in docs/tunnel.md. Run: node examples/tunnel-library.mjs
+import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { TunnelServer, TunnelClient, generateKeyPair } from 'lifeline-keepalive/tunnel';
