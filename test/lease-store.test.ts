@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryLeaseStore } from '../src/lease/memory-lease-store.js';
+import { Redis } from 'ioredis';
 import { RedisLeaseStore } from '../src/lease/redis-lease-store.js';
 import { LeaseKeeper } from '../src/lease/lease-keeper.js';
 import type { ExpiredLease, LeaseStore } from '../src/lease/lease-store.js';
@@ -239,5 +240,19 @@ test('RedisLeaseStore refuses a URL that is not redis:// or rediss://, naming bo
       assert.ok(e.message.includes(`'${url}'`), e.message);
       return true;
     });
+  }
+});
+
+test('RedisLeaseStore takes a caller\'s ioredis client (the structural RedisClient type) and leaves it open', { skip: redisSkip }, async () => {
+  const client = new Redis((redisTarget as { url: string }).url);
+  try {
+    const store = new RedisLeaseStore({ redis: client, prefix: uniquePrefix('own-client') });
+    await store.ping();
+    const lease = await store.grant(5_000, { id: 'given-client' });
+    assert.equal((await store.keepAlive('given-client', lease.token)).token, lease.token);
+    await store.close();
+    assert.equal(await client.ping(), 'PONG', 'the caller\'s client is still usable');
+  } finally {
+    client.disconnect();
   }
 });
