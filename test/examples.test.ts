@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { loadNativeTcp } from '../src/transport/native.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const EXAMPLES = join(ROOT, 'examples');
@@ -94,6 +95,38 @@ test('examples/lease-memory.mjs: acquire, fence, release', { timeout: 30_000 }, 
   t.after(() => run.kill('SIGKILL'));
   assert.equal(await run.exit, 0, run.stderr());
   assert.match(run.stdout(), /holding nightly-report with token \d+/);
+});
+
+test('examples/tcp-keepalive.mjs: sets keepalive on a connection and reads it back', { timeout: 30_000 }, async (t) => {
+  const server = http.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const run = start('tcp-keepalive.mjs', ['127.0.0.1', String((server.address() as AddressInfo).port)]);
+  t.after(() => run.kill('SIGKILL'));
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.match(run.stdout(), /set \{[^}]*mechanism: '(native|fallback)'/);
+  if (loadNativeTcp() !== undefined) assert.match(run.stdout(), /read back \{[^}]*idleMs: 30000[^}]*count: 3/);
+});
+
+test('examples/lease-memory-store.mjs: sync keep-alive, then an expiry event', { timeout: 30_000 }, async (t) => {
+  const run = start('lease-memory-store.mjs');
+  t.after(() => run.kill('SIGKILL'));
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.match(run.stdout(), /kept \S+ alive with token 1\nshort \(a short one\) expired\ntoken 2 is gone/);
+});
+
+test('examples/lease-http.mjs: grants over HTTP with the bearer token, 401 without, 404 off its paths', { timeout: 30_000 }, async (t) => {
+  const token = 'example-bearer-token-0123456789';
+  const run = start('lease-http.mjs', [], { PORT: '0', LEASE_TOKEN: token });
+  t.after(() => run.kill('SIGKILL'));
+  const [, url] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 20_000);
+  const grant = await fetch(`${url ?? ''}/leases`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ ttlMs: 5000, id: 'example' }) });
+  assert.equal(grant.status, 201, await grant.text());
+  assert.equal((await fetch(`${url ?? ''}/leases/example`)).status, 401);
+  assert.equal((await fetch(`${url ?? ''}/elsewhere`)).status, 404);
+  run.kill('SIGTERM');
+  assert.equal(await run.exit, 0, run.stderr());
 });
 
 test('every example is shown by a doc, and every examples/ path a doc names exists', () => {
