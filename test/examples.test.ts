@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { WebSocket } from 'ws';
 import { loadNativeTcp } from '../src/transport/native.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -127,6 +128,24 @@ test('examples/lease-http.mjs: grants over HTTP with the bearer token, 401 witho
   assert.equal((await fetch(`${url ?? ''}/elsewhere`)).status, 404);
   run.kill('SIGTERM');
   assert.equal(await run.exit, 0, run.stderr());
+});
+
+test('examples/websocket-heartbeat.mjs: a WebSocket peer is watched, echoed, and closed on SIGTERM', { timeout: 30_000 }, async (t) => {
+  const run = start('websocket-heartbeat.mjs', [], { PORT: '0' });
+  t.after(() => run.kill('SIGKILL'));
+  const [, url] = await run.waitFor(/listening on (ws:\/\/127\.0\.0\.1:\d+)/, 20_000);
+  const ws = new WebSocket(url ?? '');
+  t.after(() => ws.terminate());
+  await once(ws, 'open');
+  ws.send('hello');
+  const [echo] = (await once(ws, 'message')) as [Buffer];
+  assert.equal(echo.toString(), 'hello');
+  const closed = once(ws, 'close');
+  run.kill('SIGTERM');
+  const [code] = (await closed) as [number];
+  assert.equal(code, 1001);
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.match(run.stdout(), /stats \{ open: 1, pingsSent: 0, terminated: 0 \}/);
 });
 
 test('every example is shown by a doc, and every examples/ path a doc names exists', () => {
