@@ -25,6 +25,7 @@ import { parseHostPort } from './address.js';
 import { AdminServer } from './admin-server.js';
 import { normalizeFingerprint } from './auth.js';
 import { ClientSession } from './client-session.js';
+import { isFatal } from './errors.js';
 import type { OpenResult } from './client-session.js';
 import { defaultClientLookup, dialTunnel } from './dial.js';
 import { EntryListener } from './entry-listener.js';
@@ -441,22 +442,6 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (this.#state !== 'closed') this.emit('disconnected', { error, code, connectedMs: this.#clock.now() - connectedAt });
     return error;
   }
-}
-
-/** TLS verification failures (Node's and OpenSSL's codes): a retry meets the same certificate. */
-const FATAL_TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_REJECTED', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'INVALID_CA',
-  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/**
- * A failure that retrying cannot cure by itself: credentials refused, the pin does not match, the
- * certificate does not verify.
- */
-export function isFatal(error: Error): boolean {
-  const code = codeOf(error);
-  return code === 'ERR_TUNNEL_AUTH' || code === 'ERR_TUNNEL_FINGERPRINT' || FATAL_TLS_CODES.has(code);
 }
 
 function codeOf(error: Error | undefined): string {
