@@ -79,10 +79,12 @@ test('the packed tarball installs, type-checks without skipLibCheck and runs `li
     const report = JSON.parse(doctor.out.slice(doctor.out.indexOf('{'), doctor.out.lastIndexOf('}') + 1)) as { nativeAddon: { available: boolean; detail: string } };
     assert.equal(typeof report.nativeAddon.available, 'boolean', doctor.out);
 
-    const help = run('npx', ['--no-install', 'lifeline', 'proxy', '--help'], project, 60_000);
-    assert.equal(help.status, 0, help.out);
-    for (const named of help.out.match(/\b(?:docs|examples)\/[\w./-]+\.(?:md|yaml)\b/g) ?? []) {
-      assert.ok(existsSync(join(installed, named)), `--help names ${named}, which the package must ship`);
+    for (const command of [['proxy'], ['tunnel'], ['tunnel', 'server'], ['tunnel', 'client'], ['doctor']]) {
+      const help = run('npx', ['--no-install', 'lifeline', ...command, '--help'], project, 60_000);
+      assert.equal(help.status, 0, help.out);
+      for (const named of help.out.match(/\b(?:docs|examples)\/[\w./-]+\.(?:md|yaml)\b/g) ?? []) {
+        assert.ok(existsSync(join(installed, named)), `lifeline ${command.join(' ')} --help names ${named}, which the package must ship`);
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
