@@ -111,5 +111,13 @@ if (result.ok) {
       'is set, not the probe interval, count or TCP_USER_TIMEOUT.' +
       (logFile ? ` Build output: ${logFile}` : ''),
   );
+  // npm shows nothing an install script prints when it succeeds (stdout and stderr alike, npm 7
+  // to 11), so the one line a user must see goes to the terminal itself when there is one. With
+  // no terminal (CI), `npx lifeline doctor` says the same.
+  try {
+    writeFileSync('/dev/tty', `lifeline: warning: native TCP keepalive addon not built (${result.reason}); only the keepalive idle time can be set. Details: npx lifeline doctor\n`);
+  } catch {
+    // No controlling terminal (CI, Windows): nothing more to do.
+  }
 }
 process.exit(0);

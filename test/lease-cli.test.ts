@@ -4,7 +4,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { testRedis, uniquePrefix } from './helpers/redis.js';
 import { skipFor } from './helpers/lease-prerequisites.js';
@@ -55,4 +55,11 @@ test('lifeline lease: usage errors exit 2', async () => {
     const child = spawn(process.execPath, [cli, 'lease', ...args], { stdio: 'ignore' });
     assert.equal(await new Promise((r) => child.once('exit', r)), 2, args.join(' '));
   }
+});
+
+test('lifeline lease serve --redis http://x: exit 2 naming --redis and the accepted schemes', () => {
+  const r = spawnSync(process.execPath, [cli, 'lease', 'serve', '--port', '0', '--redis', 'http://x'], { env: { ...process.env, LIFELINE_LEASE_TOKEN: TOKEN }, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--redis must be redis:\/\/HOST\[:PORT\]\[\/DB\] or rediss:\/\/.*got 'http:\/\/x'/);
+  assert.doesNotMatch(r.stderr, /ENOENT/);
 });

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryLeaseStore } from '../src/lease/memory-lease-store.js';
+import { Redis } from 'ioredis';
 import { RedisLeaseStore } from '../src/lease/redis-lease-store.js';
 import { LeaseKeeper } from '../src/lease/lease-keeper.js';
 import type { ExpiredLease, LeaseStore } from '../src/lease/lease-store.js';
@@ -118,6 +119,28 @@ for (const flavour of flavours) {
       }
     });
 
+    test('a token mismatch says what the current token proves: never granted, or granted again since', async () => {
+      const store = await flavour.make();
+      try {
+        const a = await store.grant(5_000, { id: 'job:m' });
+        await assert.rejects(store.keepAlive('job:m', a.token + 1000), (e: Error) => {
+          assert.match(e.message, /not held by token \d+: that token was never granted for this lease/);
+          assert.doesNotMatch(e.message, /granted again/);
+          assert.ok(!e.message.includes(String(a.token)) || String(a.token + 1000).includes(String(a.token)), 'the current token is not printed');
+          return true;
+        });
+        await store.revoke('job:m', a.token);
+        const b = await store.grant(5_000, { id: 'job:m' });
+        await assert.rejects(store.keepAlive('job:m', a.token), (e: Error) => {
+          assert.match(e.message, /not held by token \d+: it was granted again since/);
+          assert.ok(!e.message.includes(`token ${b.token}`), 'the current token is not printed');
+          return true;
+        });
+      } finally {
+        await store.close();
+      }
+    });
+
     test('a revoked lease is gone at once, without an expired event; a re-grant gets a higher token', async () => {
       const store = await flavour.make();
       const expired: string[] = [];
@@ -207,4 +230,29 @@ describe('redis store: expiry events are not lost', { skip: redisSkip }, () => {
     assert.ok((seen[0]?.lateMs ?? -1) >= 0);
     await store.close();
   });
+});
+
+test('RedisLeaseStore refuses a URL that is not redis:// or rediss://, naming both', () => {
+  for (const url of ['http://x', 'x:6379', '//x', 'redis://']) {
+    assert.throws(() => new RedisLeaseStore({ url }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_INVALID_OPTION');
+      assert.match(e.message, /redis:\/\/HOST.*rediss:\/\/HOST/);
+      assert.ok(e.message.includes(`'${url}'`), e.message);
+      return true;
+    });
+  }
+});
+
+test('RedisLeaseStore takes a caller\'s ioredis client (the structural RedisClient type) and leaves it open', { skip: redisSkip }, async () => {
+  const client = new Redis((redisTarget as { url: string }).url);
+  try {
+    const store = new RedisLeaseStore({ redis: client, prefix: uniquePrefix('own-client') });
+    await store.ping();
+    const lease = await store.grant(5_000, { id: 'given-client' });
+    assert.equal((await store.keepAlive('given-client', lease.token)).token, lease.token);
+    await store.close();
+    assert.equal(await client.ping(), 'PONG', 'the caller\'s client is still usable');
+  } finally {
+    client.disconnect();
+  }
 });

@@ -15,14 +15,18 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifelineError } from '../src/core/errors.js';
 import { startRawBackend } from './helpers/proxy-backends.js';
 import type { RawBackend } from './helpers/proxy-backends.js';
-import { attempt, ROOT, runLifeline, scratchDir, sleep, spawnProxy, startProxy, waitUntil, writeConfig } from './helpers/proxy-harness.js';
+import { attempt, LIFELINE, ROOT, runLifeline, scratchDir, sleep, spawnProxy, startProxy, waitUntil, writeConfig } from './helpers/proxy-harness.js';
 import type { Outcome } from './helpers/proxy-harness.js';
 import { makeTestCert } from './helpers/tls-certs.js';
+
+const execFileAsync = promisify(execFile);
 
 function routeYaml(cluster: string, backends: Record<string, RawBackend>): string {
   return `listeners:
@@ -306,4 +310,28 @@ test('--check examples/demo.yaml prints ok and exits 0', { timeout: 20_000 }, as
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /demo\.yaml: ok\n$/);
   assert.equal(run.stderr, '');
+});
+
+test('the listening banner brackets IPv6 hosts, so the URLs it prints work in curl', { timeout: 30_000 }, async (t) => {
+  const backend = await startRawBackend({ name: 'v6' });
+  const scratch = scratchDir('banner');
+  const file = writeConfig(scratch.dir, 'proxy.yaml', routeYaml('app', { app: backend }).replace('address: 127.0.0.1:0\n    routes', 'address: "[::1]:0"\n    routes').replace('admin:\n  address: 127.0.0.1:0', 'admin:\n  address: "[::1]:0"'));
+  const child = spawn(process.execPath, [LIFELINE, 'proxy', '--config', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'close');
+    }
+    await backend.close();
+    scratch.remove();
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const deadline = Date.now() + 15_000;
+  while (!/listening on .*\n/.test(stderr) && child.exitCode === null && Date.now() < deadline) await sleep(20);
+  const m = /listening on http:\/\/\[::1\]:(\d+); admin on http:\/\/\[::1\]:(\d+)/.exec(stderr);
+  assert.ok(m?.[1] !== undefined && m[2] !== undefined, `banner: ${stderr}`);
+  // Asynchronously: the backend answers from this process.
+  const curl = await execFileAsync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://[::1]:${m[1]}/`], { encoding: 'utf8' });
+  assert.equal(curl.stdout, '200', `curl on the printed URL: ${curl.stderr}`);
 });

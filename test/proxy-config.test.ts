@@ -140,6 +140,12 @@ test('examples/full.yaml loads cleanly with TLS files from the environment', asy
   }
 });
 
+test('examples/full.yaml loads as shipped: its default TLS files are the example ones under examples/tls', async () => {
+  const c = await loadConfig(join(EXAMPLES, 'full.yaml'), {});
+  assert.equal(c.listeners[0]?.tls?.certFile, join(EXAMPLES, 'tls', 'cert.pem'));
+  assert.equal(c.listeners[0]?.tls?.keyFile, join(EXAMPLES, 'tls', 'key.pem'));
+});
+
 test('${ENV} substitution: plain values are typed, quoted ones stay strings, defaults and $${ escapes', () => {
   const text = withText('address: 127.0.0.1:8080', 'address: ${HOST:-127.0.0.1}:${PORT}') + `client:\n  idleTimeoutMs: \${IDLE}\naccessLog:\n  target: "\${LOGDIR:-/var/log}/a$\${b}.log"\n`;
   const c = parseConfig(text, 'proxy.yaml', { PORT: '8181', IDLE: '90000', HOST: '' });
@@ -176,6 +182,12 @@ test('bad config: unknown key with a suggestion', () => {
   const p = oneProblem(withText('    routes:', '    adress: x\n    routes:'), /^proxy\.yaml:4:5: listeners\[0\]\.adress: unknown key "adress"; did you mean "address"\?$/m);
   assert.equal(p.found, 'unknown key "adress"');
   oneProblem(MINIMAL + 'colour: blue\n', /^proxy\.yaml:10:1: colour: unknown key "colour"; known keys here: listeners, client/m);
+});
+
+test('bad config: a mistyped enum value gets "did you mean"', () => {
+  const p = oneProblem(withText('    endpoints:', '    balancer: round-robbin\n    endpoints:'), /^proxy\.yaml:8:5: clusters\.demo\.balancer: expected one of "round-robin", .*, found "round-robbin" \(a string\); did you mean "round-robin"\?$/m);
+  assert.equal(p.path, 'clusters.demo.balancer');
+  oneProblem(withText('    endpoints:', '    balancer: least-conections\n    endpoints:'), /found "least-conections" \(a string\); did you mean "least-connections"\?$/m);
 });
 
 test('bad config: wrong type', () => {

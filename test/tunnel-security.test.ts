@@ -326,3 +326,25 @@ test('limits: max clients, max streams per client, idle streams; no allowlist re
   assert.ok(closedAt <= 300 + 250, `idle stream reset: ${closedAt} ms`);
   s2.socket.destroy();
 });
+
+test('fatal failures: after maxFatalRetries retries in a row the client emits fatal, enters failed and stops trying', { timeout: 30_000 }, async (t) => {
+  const { echo, server, port } = await fixture();
+  const client = new TunnelClient({ server: `127.0.0.1:${port}`, token: 'not-the-token-0123456789', fingerprint: pair.fingerprint, reconnectInitialMs: 10, reconnectMaxMs: 20, maxFatalRetries: 1 });
+  t.after(async () => {
+    await client.close();
+    await server.close();
+    await echo.close();
+  });
+  const failures: string[] = [];
+  const fatal: { code: string; attempts: number }[] = [];
+  client.on('connectFailed', (e) => failures.push(e.code));
+  client.on('fatal', (e) => fatal.push({ code: e.code, attempts: e.attempts }));
+  client.start();
+  assert.ok(await eventually(() => fatal.length === 1, 10_000), `failures: ${failures.join(', ')}`);
+  assert.deepEqual(fatal, [{ code: 'ERR_TUNNEL_AUTH', attempts: 2 }]);
+  assert.equal(client.state, 'failed');
+  await sleep(300);
+  assert.deepEqual(failures, ['ERR_TUNNEL_AUTH', 'ERR_TUNNEL_AUTH'], 'no attempt after giving up');
+  assert.throws(() => new TunnelClient({ server: '127.0.0.1:1', token: TOKEN, maxFatalRetries: -1 }), /maxFatalRetries/);
+  assert.equal(new TunnelClient({ server: '127.0.0.1:1', token: TOKEN, maxFatalRetries: Infinity }).maxFatalRetries, Infinity);
+});

@@ -201,10 +201,10 @@ test('CLI: bad flags exit 2 naming the flag; a config file works', { timeout: 60
     [['server', '--listen', '127.0.0.1:0', ...base, '--allow', 'x:1', '--client-timeout', '10ms', '--ping-interval', '1s'], /--client-timeout/],
     [['server', '--listen', 'nowhere', ...base, '--allow', 'x:1'], /--listen must be HOST:PORT/],
     [['server', '--bogus'], /Unknown option '--bogus'/],
-    [['client', '--server', '127.0.0.1:1', '--token', 'x', '--socks', '1080', '--missed-pings', 'three'], /--missed-pings must be a whole number/],
-    [['client', '--server', '127.0.0.1:1', '--token', 'x'], /at least one entry point/],
-    [['client', '--server', '127.0.0.1:1', '--token', 'x', '--socks', '1080', '-L', 'bad'], /--forward must be/],
-    [['client', '--server', '127.0.0.1:1', '--token', 'x', '--socks', '1080', '--fingerprint', 'zz'], /--fingerprint/],
+    [['client', '--server', '127.0.0.1:1', '--token', 'client-token-0123456789', '--socks', '1080', '--missed-pings', 'three'], /--missed-pings must be a whole number/],
+    [['client', '--server', '127.0.0.1:1', '--token', 'client-token-0123456789'], /at least one entry point/],
+    [['client', '--server', '127.0.0.1:1', '--token', 'client-token-0123456789', '--socks', '1080', '-L', 'bad'], /--forward must be/],
+    [['client', '--server', '127.0.0.1:1', '--token', 'client-token-0123456789', '--socks', '1080', '--fingerprint', 'zz'], /--fingerprint/],
     [['frobnicate'], /unknown sub-command 'frobnicate'/],
   ];
   for (const [args, message] of cases) {
@@ -215,10 +215,10 @@ test('CLI: bad flags exit 2 naming the flag; a config file works', { timeout: 60
   writeFileSync(join(dir, 'bad.yaml'), 'server:\n  listen: 127.0.0.1:0\n  pingInterval: 5s\n');
   const bad = await runCli(['server', '--config', join(dir, 'bad.yaml')]);
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /unknown key 'server.pingInterval'/);
+  assert.match(bad.stderr, /bad\.yaml:3:3: server\.pingInterval: unknown key "pingInterval"; did you mean "pingIntervalMs"\?/);
   writeFileSync(
     join(dir, 'tunnel.yaml'),
-    `server:\n  listen: 127.0.0.1:0\n  cert: ${join(dir, 'tunnel.crt')}\n  key: ${join(dir, 'tunnel.key')}\n  token-file: ${join(dir, 'tokens')}\n  allow: ["127.0.0.1:9", "*.internal:443"]\n  ping-interval: 2s\n  client-timeout: 6000\n`,
+    `server:\n  listen: 127.0.0.1:0\n  certFile: tunnel.crt\n  keyFile: tunnel.key\n  tokenFile: tokens\n  allow: ["127.0.0.1:9", "*.internal:443"]\n  pingIntervalMs: 2000\n  clientTimeoutMs: 6000\n`,
   );
   const server = new TunnelProc(['server', '--config', join(dir, 'tunnel.yaml')]);
   procs.push(server);

@@ -10,5 +10,7 @@ export type { RunAwakeOptions, HoldAwakeOptions } from './run-awake.js';
 export { AwakeUnavailableError } from './awake-errors.js';
 export type { AwakeAttempt } from './awake-errors.js';
 export { systemdInhibitCommand } from './linux-inhibitors.js';
+export { awakeCapabilities } from './capabilities.js';
+export type { AwakeCapability } from './capabilities.js';
 export { caffeinateCommand } from './macos-inhibitor.js';
 export { powershellCommand, executionStateScript, executionStateFlags } from './windows-inhibitor.js';

@@ -79,8 +79,9 @@ export class AwakeHandle extends EventEmitter<AwakeHandleEvents> {
   }
 }
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+/** The executable `name` on PATH, or undefined. */
+export function findOnPath(name: string, searchPath: string | undefined = process.env.PATH): string | undefined {
+  for (const dir of (searchPath ?? '').split(path.delimiter)) {
     if (dir === '') continue;
     const candidate = path.join(dir, name);
     try {

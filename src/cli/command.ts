@@ -16,13 +16,23 @@ export interface Command {
   summary: string;
   /** Full help for `lifeline <name> --help`. */
   help: string;
+  /** Help for `lifeline <name> <sub> --help` when the command has sub-commands (`argv` is the command's own). */
+  helpFor?(argv: readonly string[]): string | undefined;
   /** Returns the exit code. Long-running commands resolve when they stop (signal, error). */
   run(argv: readonly string[], io: CliIo): Promise<number>;
 }
 
-/** A usage error: main prints it with a pointer to --help and exits 2. */
+/**
+ * A usage error: main prints it with a pointer to --help and exits 2. `command` names the
+ * (sub-)command whose help to point at, e.g. `tunnel client`; default: the command.
+ */
 export class UsageError extends Error {
   readonly code = 'ERR_USAGE';
+  readonly command: string | undefined;
+  constructor(message: string, options?: { command?: string }) {
+    super(message);
+    this.command = options?.command;
+  }
 }
 
 /**

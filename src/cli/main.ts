@@ -48,14 +48,16 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Co
   const separator = rest.indexOf('--');
   const own = separator === -1 ? rest : rest.slice(0, separator);
   if (own.includes('--help') || own.includes('-h')) {
-    io.out(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
+    const text = command.helpFor?.(own) ?? command.help;
+    io.out(text.endsWith('\n') ? text : `${text}\n`);
     return 0;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`lifeline ${command.name}: ${error.message}\nRun 'lifeline ${command.name} --help' for usage.\n`);
+      const name = error.command ?? command.name;
+      io.err(`lifeline ${name}: ${error.message}\nRun 'lifeline ${name} --help' for usage.\n`);
       return 2;
     }
     const code = (error as { code?: unknown }).code;

@@ -6,7 +6,7 @@
 export { MemoryLeaseStore } from './memory-lease-store.js';
 export type { MemoryLeaseStoreOptions } from './memory-lease-store.js';
 export { RedisLeaseStore } from './redis-lease-store.js';
-export type { RedisLeaseStoreOptions } from './redis-lease-store.js';
+export type { RedisClient, RedisLeaseStoreOptions } from './redis-lease-store.js';
 export { LeaseKeeper } from './lease-keeper.js';
 export type { LeaseKeeperOptions, LeaseKeeperEvents, LeaseLostReason, AcquireOptions } from './lease-keeper.js';
 export { Fence } from './fence.js';

@@ -49,10 +49,18 @@ export class LeaseNotFoundError extends LeaseError {
   }
 }
 
-/** The lease exists but its current token differs: the caller's lease was lost and re-granted. */
+/**
+ * The lease exists but its current token differs. The store keeps no history of an id's past
+ * tokens, so the message says only what the current token proves (it is never printed: it would
+ * let the caller act on the new holder's lease): a newer one means the lease was granted again
+ * since; an older one means the given token was never this lease's.
+ */
 export class LeaseTokenMismatchError extends LeaseError {
-  constructor(id: string, given: number) {
-    super('ERR_LEASE_TOKEN_MISMATCH', `lease '${id}' is not held with token ${given} (it expired and was granted again)`, { leaseId: id });
+  constructor(id: string, given: number, current?: number) {
+    let why = '';
+    if (current !== undefined && current > given) why = ': it was granted again since (if that was its token, it expired or was revoked in between)';
+    else if (current !== undefined && current < given) why = ': that token was never granted for this lease';
+    super('ERR_LEASE_TOKEN_MISMATCH', `lease '${id}' is not held by token ${given}${why}`, { leaseId: id });
   }
 }
 

@@ -192,7 +192,7 @@ export class MemoryLeaseStore extends EventEmitter<LeaseStoreEvents> implements 
     }
     if (token !== undefined && token !== record.token) {
       checkToken(token);
-      throw new LeaseTokenMismatchError(id, token);
+      throw new LeaseTokenMismatchError(id, token, record.token);
     }
     return record;
   }

@@ -20,22 +20,53 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import type { Redis } from 'ioredis';
 import type * as Ioredis from 'ioredis';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { ClosedError } from '../core/errors.js';
+import { ClosedError, InvalidOptionError } from '../core/errors.js';
 import { booleanOption, clockOption, integerOption, rejectUnknown } from '../core/options.js';
 import { LeaseError, LeaseHeldError, LeaseNotFoundError, LeaseStoreUnavailableError, LeaseTokenMismatchError } from './lease-errors.js';
 import { checkGrantOptions, checkId, checkToken, checkTtl, generateLeaseId } from './lease-store.js';
 import type { ExpiredLease, GrantOptions, Lease, LeaseMetadata, LeaseStore, LeaseStoreEvents } from './lease-store.js';
 import { GET, GRANT, KEEPALIVE, REVOKE, SWEEP } from './redis-lease-scripts.js';
 
+/**
+ * The part of an ioredis client the store uses. Structural so that the published types do not
+ * import ioredis's own declarations (which need `skipLibCheck` in a user's project); an ioredis
+ * `Redis` (or `Cluster`) fits it.
+ */
+export interface RedisClient {
+  readonly status: string;
+  on(event: 'error' | 'ready', listener: (error: Error) => void): unknown;
+  once(event: 'error' | 'ready', listener: (error: Error) => void): unknown;
+  off(event: 'error' | 'ready', listener: (error: Error) => void): unknown;
+  ping(): Promise<string>;
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  disconnect(): void;
+}
+
+/**
+ * ioredis reads any other scheme as a Unix socket path (`http://x` fails as `connect ENOENT //x`),
+ * so the URL is checked here and the error names what is accepted.
+ */
+function checkRedisUrl(url: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
+    throw new InvalidOptionError('url', `RedisLeaseStore: url must be redis://HOST[:PORT][/DB] or rediss://HOST[:PORT][/DB] (TLS); got '${url}'`);
+  }
+}
+
 export interface RedisLeaseStoreOptions {
   /** A Redis URL (`redis://127.0.0.1:6379/0`); the store makes and owns its client. */
   url?: string;
   /** Or a client you own (not closed by `close()`). Give it `enableOfflineQueue: false` and
    * `maxRetriesPerRequest: 0`, or calls wait during an outage instead of failing. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Key prefix; keep one `{hash tag}` in it for Redis Cluster. Default `lifeline:{lease}:`. */
   prefix?: string;
   /** Run the expiry sweeper in this store (default true). */
@@ -101,7 +132,7 @@ function expired(id: string, info: Info, lateMs: number | undefined): ExpiredLea
  *   await store.close();
  */
 export class RedisLeaseStore extends EventEmitter<LeaseStoreEvents & { error: [error: unknown] }> implements LeaseStore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   readonly sweepIntervalMs: number;
   readonly #owned: boolean;
@@ -133,13 +164,14 @@ export class RedisLeaseStore extends EventEmitter<LeaseStoreEvents & { error: [e
     const commandTimeout = integerOption('RedisLeaseStore', o, 'commandTimeoutMs', 2000, { min: 1, max: 2 ** 31 - 1 });
     this.#clock = clockOption('RedisLeaseStore', o);
     const sweep = booleanOption('RedisLeaseStore', o, 'sweep', true);
-    // ioredis is loaded here, when a Redis store is made, not when lifeline/lease is imported.
-    const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof Ioredis;
-    if (options.redis instanceof RedisClient) {
+    if (options.redis !== undefined) {
       this.redis = options.redis;
       this.#owned = false;
     } else if (typeof o.url === 'string') {
-      this.redis = new RedisClient(o.url, {
+      checkRedisUrl(o.url);
+      // ioredis is loaded here, when a Redis store is made, not when lifeline/lease is imported.
+      const { Redis: IoRedis } = createRequire(import.meta.url)('ioredis') as typeof Ioredis;
+      this.redis = new IoRedis(o.url, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         autoResendUnfulfilledCommands: false,
@@ -254,7 +286,7 @@ export class RedisLeaseStore extends EventEmitter<LeaseStoreEvents & { error: [e
     checkToken(token);
     const reply = (await this.#eval(s, [this.#leaseKey(id), this.#keys.info, this.#keys.deadlines], [id, token === undefined ? '' : String(token)])) as [number, string?];
     if (reply[0] === 0) throw new LeaseNotFoundError(id);
-    if (reply[0] === -1) throw new LeaseTokenMismatchError(id, token as number);
+    if (reply[0] === -1) throw new LeaseTokenMismatchError(id, token as number, reply[1] === undefined ? undefined : Number(reply[1]));
     return parseInfo(reply[1] as string);
   }
 

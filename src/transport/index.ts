@@ -10,4 +10,6 @@ export type { TlsSessionCacheOptions, TlsSessionCacheStats, CachedConnectOptions
 export { TicketKeyRotation } from './ticket-key-rotation.js';
 export type { TicketKeyRotationOptions, TicketKeyRotationStats, TicketKeyMode } from './ticket-key-rotation.js';
 export { probeSocket, isReusable } from './socket-probe.js';
+export { transportCapabilities } from './capabilities.js';
+export type { Capability, TransportCapabilities } from './capabilities.js';
 export type { SocketProbe } from './socket-probe.js';

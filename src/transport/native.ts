@@ -7,6 +7,7 @@
  * call, so a stale or foreign `.node` file counts as missing rather than failing later.
  */
 import { createRequire } from 'node:module';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Values as getsockopt reads them back; null for an option the platform lacks. */
@@ -47,7 +48,7 @@ function isBinding(value: unknown): value is NativeTcpBinding {
   return typeof record.set === 'function' && typeof record.get === 'function';
 }
 
-let cached: { binding: NativeTcpBinding | undefined } | undefined;
+let cached: { binding: NativeTcpBinding | undefined; why: string | undefined } | undefined;
 
 /**
  * The native TCP binding, or undefined when the addon is not built or cannot load. Loaded once;
@@ -61,17 +62,39 @@ export function loadNativeTcp(): NativeTcpBinding | undefined {
   if (cached !== undefined) return cached.binding;
   const require = createRequire(import.meta.url);
   let binding: NativeTcpBinding | undefined;
+  const failures: string[] = [];
   for (const candidate of CANDIDATES) {
+    const file = fileURLToPath(new URL(candidate, import.meta.url));
     try {
-      const loaded: unknown = require(fileURLToPath(new URL(candidate, import.meta.url)));
+      const loaded: unknown = require(file);
       if (isBinding(loaded)) {
         binding = loaded;
         break;
       }
-    } catch {
+      failures.push(`${file}: not lifeline's addon (no set/get)`);
+    } catch (error) {
       // Missing or unloadable (wrong platform, ABI): try the next place, else report undefined.
+      const code = (error as { code?: unknown }).code;
+      if (code !== 'MODULE_NOT_FOUND') failures.push(`${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
     }
   }
-  cached = { binding };
+  const why = binding !== undefined ? undefined : failures.length > 0 ? failures.join('; ') : 'not built (no build/Release/lifeline_tcp.node)';
+  cached = { binding, why };
   return binding;
+}
+
+/**
+ * Why the addon is not loaded (undefined when it is): "not built (...)" or the load error of each
+ * file found, for `lifeline doctor`.
+ */
+export function nativeTcpUnavailableReason(): string | undefined {
+  loadNativeTcp();
+  return cached?.why;
+}
+
+/** The package's root directory (where build/ and its native-build.log are). */
+export function packageRoot(): string {
+  // From dist/src/transport/ three levels up; from src/transport/ (ts-node style) two.
+  const inDist = fileURLToPath(new URL('.', import.meta.url)).split(sep).includes('dist');
+  return fileURLToPath(new URL(inDist ? '../../../' : '../../', import.meta.url));
 }

@@ -61,3 +61,20 @@ export class TunnelDeadPeerError extends LifelineError {
  * @example new TunnelError('ERR_TUNNEL_LIMIT', 'too many clients (max 100)')
  */
 export class TunnelError extends LifelineError {}
+
+/** TLS verification failures (Node's and OpenSSL's codes): a retry meets the same certificate. */
+const FATAL_TLS_CODES = new Set([
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_REJECTED', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'INVALID_CA',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A failure that retrying cannot cure by itself: credentials refused, the pin does not match, the
+ * certificate does not verify.
+ */
+export function isFatal(error: Error): boolean {
+  const raw = (error as { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : error.name;
+  return code === 'ERR_TUNNEL_AUTH' || code === 'ERR_TUNNEL_FINGERPRINT' || FATAL_TLS_CODES.has(code);
+}

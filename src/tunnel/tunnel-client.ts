@@ -4,6 +4,9 @@
  *
  * Lifecycle (one place, `#run`): `connecting` -> `connected` -> (session ends) -> `waiting`
  * (jittered, capped exponential backoff) -> `connecting` ... until `close()` -> `closed`.
+ * Failures that retrying cannot cure (the server refused the credentials, the certificate is not
+ * the pinned one or does not verify) end the loop in `failed` after `maxFatalRetries` retries in a
+ * row, with a `fatal` event: a client with a wrong token should say so and stop, not retry forever.
  * Every attempt resolves the server's host name again. The backoff resets only after a session
  * was welcomed (authenticated), so a server that refuses us is not hammered.
  *
@@ -22,6 +25,7 @@ import { parseHostPort } from './address.js';
 import { AdminServer } from './admin-server.js';
 import { normalizeFingerprint } from './auth.js';
 import { ClientSession } from './client-session.js';
+import { isFatal } from './errors.js';
 import type { OpenResult } from './client-session.js';
 import { defaultClientLookup, dialTunnel } from './dial.js';
 import { EntryListener } from './entry-listener.js';
@@ -68,11 +72,16 @@ export interface TunnelClientOptions {
   windowBytes?: number;
   /** TCP keepalive and TCP_USER_TIMEOUT on the tunnel socket. Default true. */
   tcpKeepAlive?: boolean;
+  /**
+   * Retries, in a row, after a fatal failure (auth refused, fingerprint mismatch, certificate
+   * invalid) before the client stops with a `fatal` event. `Infinity` keeps trying. Default 2.
+   */
+  maxFatalRetries?: number;
   lookup?: (host: string) => Promise<string>;
   clock?: Clock;
 }
 
-export type TunnelClientState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
+export type TunnelClientState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'failed' | 'closed';
 
 export interface TunnelClientEvents {
   state: [state: TunnelClientState];
@@ -81,6 +90,8 @@ export interface TunnelClientEvents {
   dead: [info: { silentMs: number; boundMs: number }];
   connectFailed: [info: { error: Error; code: string; attempt: number }];
   reconnecting: [info: { delayMs: number; attempt: number }];
+  /** The loop stopped for good (state `failed`): `attempts` fatal failures in a row. */
+  fatal: [info: { error: Error; code: string; attempts: number }];
   notice: [message: string];
   entry: [info: { kind: EntryKind; destination?: string; reply?: number; message: string }];
   warning: [message: string];
@@ -104,6 +115,7 @@ export interface TunnelClientStatus {
 const KNOWN = [
   'server', 'token', 'cert', 'key', 'fingerprint', 'ca', 'servername', 'transport', 'wsPath', 'name', 'pingIntervalMs', 'pingTimeoutMs', 'missedPings',
   'pingJitter', 'reconnectInitialMs', 'reconnectMaxMs', 'connectTimeoutMs', 'handshakeTimeoutMs', 'openTimeoutMs', 'windowBytes', 'tcpKeepAlive', 'lookup', 'clock',
+  'maxFatalRetries',
 ];
 const W = 'TunnelClient';
 const MAX_MS = 2 ** 31 - 1;
@@ -122,6 +134,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   readonly pingTimeoutMs: number;
   readonly missedPings: number;
   readonly openTimeoutMs: number;
+  readonly maxFatalRetries: number;
   readonly #o: {
     token: string | undefined; cert: string | Buffer | undefined; key: string | Buffer | undefined; fingerprint: string | undefined; ca: string | Buffer | undefined;
     servername: string | undefined; transport: 'tls' | 'wss'; wsPath: string; name: string; jitter: number; connectTimeoutMs: number; handshakeTimeoutMs: number;
@@ -155,6 +168,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.pingTimeoutMs = integerOption(W, o, 'pingTimeoutMs', 10_000, { min: 1, max: MAX_MS });
     this.missedPings = integerOption(W, o, 'missedPings', 3, { min: 1, max: 100 });
     this.openTimeoutMs = integerOption(W, o, 'openTimeoutMs', 10_000, { min: 0, max: MAX_MS });
+    this.maxFatalRetries = o.maxFatalRetries === Infinity ? Infinity : integerOption(W, o, 'maxFatalRetries', 2, { min: 0, max: 1_000_000, note: '(or Infinity)' });
     const initialMs = integerOption(W, o, 'reconnectInitialMs', 200, { min: 1, max: MAX_MS });
     const maxMs = integerOption(W, o, 'reconnectMaxMs', Math.max(30_000, initialMs), { min: initialMs, max: MAX_MS, note: '(at least reconnectInitialMs)' });
     this.#backoff = new Backoff({ initialMs, maxMs });
@@ -336,17 +350,28 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   async #run(): Promise<void> {
+    let fatalInARow = 0;
     while (!this.#isClosed()) {
       this.#setState('connecting');
       this.#attempts += 1;
       const attempt = this.#attempts;
+      const sessionsBefore = this.#sessions;
+      let failure: Error | undefined;
       try {
-        await this.#connectOnce(attempt);
+        failure = await this.#connectOnce(attempt);
       } catch (error) {
-        const e = error as Error;
-        if (!this.#isClosed()) this.emit('connectFailed', { error: e, code: codeOf(e), attempt });
+        failure = error as Error;
+        if (!this.#isClosed()) this.emit('connectFailed', { error: failure, code: codeOf(failure), attempt });
       }
       if (this.#isClosed()) break;
+      // A welcome in between means the credentials worked: a later refusal starts a new count.
+      if (this.#sessions > sessionsBefore && (failure === undefined || !isFatal(failure))) fatalInARow = 0;
+      else if (failure !== undefined && isFatal(failure)) fatalInARow = this.#sessions > sessionsBefore ? 1 : fatalInARow + 1;
+      if (failure !== undefined && fatalInARow > this.maxFatalRetries) {
+        this.#setState('failed');
+        this.emit('fatal', { error: failure, code: codeOf(failure), attempts: fatalInARow });
+        break;
+      }
       const delayMs = this.#backoff.next();
       this.#setState('waiting');
       this.emit('reconnecting', { delayMs, attempt: attempt + 1 });
@@ -358,7 +383,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     }
   }
 
-  async #connectOnce(attempt: number): Promise<void> {
+  /** One attempt; resolves with the error that ended the session (undefined for a clean close). */
+  async #connectOnce(attempt: number): Promise<Error | undefined> {
     const o = this.#o;
     const keepAlive = o.tcpKeepAlive
       ? { idleMs: this.pingIntervalMs, intervalMs: this.pingTimeoutMs, count: this.missedPings, userTimeoutMs: this.pingIntervalMs + this.missedPings * this.pingTimeoutMs }
@@ -382,7 +408,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (dialed.keepAliveWarning !== undefined) this.emit('warning', dialed.keepAliveWarning);
     if (this.#isClosed()) {
       dialed.transport.destroy();
-      return;
+      return undefined;
     }
     this.#address = dialed.address;
     const session = new ClientSession(dialed.transport, {
@@ -414,6 +440,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       this.emit('dead', { silentMs: (error as { silentMs?: number }).silentMs ?? 0, boundMs: session.pingIntervalMs + this.missedPings * this.pingTimeoutMs });
     }
     if (this.#state !== 'closed') this.emit('disconnected', { error, code, connectedMs: this.#clock.now() - connectedAt });
+    return error;
   }
 }
 

@@ -3,7 +3,7 @@
 // Usage: node dist/test/helpers/tunnel-cli.js server --listen ... ; exit code as the CLI's
 // (2 for usage errors, printed the way main.ts prints them).
 import { UsageError } from '../../src/cli/command.js';
-import { tunnelCommand } from '../../src/cli/commands/tunnel.js';
+import { tunnelCommand } from '../../src/cli/commands/tunnel/index.js';
 
 const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
 try {

@@ -8,6 +8,7 @@ import { serveLeases } from '../../lease/lease-http-server.js';
 import { MemoryLeaseStore } from '../../lease/memory-lease-store.js';
 import { RedisLeaseStore } from '../../lease/redis-lease-store.js';
 import type { LeaseStore } from '../../lease/lease-store.js';
+import { InvalidOptionError } from '../../core/errors.js';
 import { UsageError, parseFlags } from '../command.js';
 import type { CliIo, Command } from '../command.js';
 
@@ -68,7 +69,12 @@ export const leaseCommand: Command = {
     if (values.redis !== undefined) {
       const redisOptions: ConstructorParameters<typeof RedisLeaseStore>[0] = { url: values.redis };
       if (values.prefix !== undefined) redisOptions.prefix = values.prefix;
-      store = await RedisLeaseStore.connect(redisOptions);
+      try {
+        store = await RedisLeaseStore.connect(redisOptions);
+      } catch (error) {
+        if (error instanceof InvalidOptionError && error.option === 'url') throw new UsageError(`--redis must be redis://HOST[:PORT][/DB] or rediss://HOST[:PORT][/DB]; got '${values.redis}'`);
+        throw error;
+      }
     } else store = new MemoryLeaseStore();
 
     const options: Parameters<typeof serveLeases>[0] = { store, bearerToken, port, host: values.host ?? '127.0.0.1', pageAccess: values['no-page-access'] !== true, demo: values.demo ?? false };

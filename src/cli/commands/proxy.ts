@@ -14,6 +14,7 @@ import { loadConfig, ConfigError } from '../../proxy/config/index.js';
 import type { ProxyConfig } from '../../proxy/config/index.js';
 import { Proxy } from '../../proxy/proxy.js';
 import { DemoUpstreams } from '../../proxy/demo/demo-upstream.js';
+import { formatAddress } from '../../proxy/config/address.js';
 
 const HELP = `lifeline proxy: the reverse proxy and load balancer
 
@@ -52,9 +53,9 @@ async function runWorker(file: string, config: ProxyConfig, io: CliIo, skipDemo:
     io.err(`lifeline proxy: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  const where = proxy.listeners.map((l) => `${l.config.protocol}://${l.config.host}:${proxy.port(l.name)}`).join(', ');
+  const where = proxy.listeners.map((l) => `${l.config.protocol}://${formatAddress(l.config.host, proxy.port(l.name))}`).join(', ');
   const admin = proxy.adminPort();
-  io.err(`lifeline proxy: listening on ${where}${admin === undefined ? '' : `; admin on http://${config.admin?.host ?? ''}:${admin}`}${proxy.demo === undefined ? '' : `; demo upstreams ${config.demo?.upstreams.map((u) => u.address).join(', ') ?? ''}`}\n`);
+  io.err(`lifeline proxy: listening on ${where}${admin === undefined ? '' : `; admin on http://${formatAddress(config.admin?.host ?? '', admin)}`}${proxy.demo === undefined ? '' : `; demo upstreams ${config.demo?.upstreams.map((u) => u.address).join(', ') ?? ''}`}\n`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {

@@ -49,3 +49,13 @@ export function addressesCollide(a: AddressConfig, b: AddressConfig): boolean {
   const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
   return a.host.toLowerCase() === b.host.toLowerCase() || wildcard(a.host) || wildcard(b.host);
 }
+
+/**
+ * `host:port` as a URL authority: an IPv6 host in brackets, so that `http://[::1]:8080` can be
+ * pasted into curl or a browser (`http://::1:8080` cannot).
+ *
+ * @example formatAddress('::1', 8080) // '[::1]:8080'
+ */
+export function formatAddress(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}

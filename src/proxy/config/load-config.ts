@@ -10,18 +10,15 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { LifelineError } from '../../core/errors.js';
 import { checkRelations } from './check-relations.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigProblem } from './config-error.js';
-import { substituteEnv } from './env-substitute.js';
 import { resolveConfig } from './resolve-config.js';
-import { configSchema, knownKeysAt, WHY } from './schema.js';
-import { formatPath, SourceMap } from './source-map.js';
-import type { KeyPath } from './source-map.js';
-import { suggest } from './suggest.js';
+import { configSchema } from './schema.js';
+import { analyzeDocument, configProblem, describeValue } from '../../core/config/analyze-document.js';
+import { formatPath } from './source-map.js';
+import type { KeyPath, SourceMap } from './source-map.js';
 import type { ClusterConfig, ProxyConfig } from './types.js';
 
 interface Analysis {
@@ -30,101 +27,20 @@ interface Analysis {
   map: SourceMap | undefined;
 }
 
-function problem(file: string, at: { line: number; column: number }, path: KeyPath, expected: string, found: string, message?: string): ConfigProblem {
-  return { file, line: at.line, column: at.column, path: formatPath(path), expected, found, message: message ?? `expected ${expected}, found ${found}` };
-}
-
-/** What a value is, for "found ...": `-5`, `"75s" (a string)`, `a list`, `nothing (the key is missing)`. */
-export function describeValue(v: unknown, key?: string | number): string {
-  if (v === undefined) return 'nothing (the key is missing)';
-  if (v === null) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'string') {
-    const shown = v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}...` : JSON.stringify(v);
-    const duration = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(v.trim());
-    if (duration !== null && typeof key === 'string' && key.endsWith('Ms')) {
-      const scale = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[duration[2] as 'ms' | 's' | 'm' | 'h'];
-      return `${shown} (a string; durations are integer milliseconds: write ${Math.round(Number(duration[1]) * scale)})`;
-    }
-    return /^-?\d+(\.\d+)?$/.test(v) ? `${shown} (a string; remove the quotes)` : `${shown} (a string)`;
-  }
-  if (Array.isArray(v)) return 'a list';
-  return 'a mapping';
-}
-
-function valueAt(data: unknown, path: KeyPath): unknown {
-  let v = data;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return v;
-}
-
-function fromIssue(issue: z.core.$ZodIssue, data: unknown, file: string, map: SourceMap): ConfigProblem[] {
-  const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeysAt(path);
-    return issue.keys.map((key) => {
-      const guess = suggest(key, known);
-      const at = [...path, key];
-      const expected = known.length > 0 ? `one of the keys ${known.join(', ')}` : 'no other keys';
-      const hint = guess === undefined ? `known keys here: ${known.join(', ')}` : `did you mean "${guess}"?`;
-      return problem(file, map.locate(at), at, expected, `unknown key "${key}"`, `unknown key "${key}"; ${hint}`);
-    });
-  }
-  const [expected, why] = issue.message.split(WHY);
-  const last = path[path.length - 1];
-  let found = describeValue(valueAt(data, path), last);
-  if (why !== undefined) found = `${found}: ${why}`;
-  return [problem(file, map.locate(path), path, expected ?? issue.message, found)];
-}
+const problem = configProblem;
+export { describeValue };
 
 function analyze(text: string, file: string, env: NodeJS.ProcessEnv): Analysis {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const seen = new Set<string>();
-    const problems: ConfigProblem[] = [];
-    for (const e of doc.errors) {
-      const pos = lines.linePos(e.pos[0]);
-      const found = e.message.split('\n')[0] ?? e.message;
-      const p = problem(file, { line: pos.line, column: pos.col }, [], 'valid YAML or JSON', found, `invalid YAML or JSON: ${found}`);
-      const key = `${p.line}:${p.column}:${p.message}`;
-      if (!seen.has(key)) problems.push(p);
-      seen.add(key);
-    }
-    return { config: undefined, problems, map: undefined };
-  }
-  const map = new SourceMap(doc, lines);
-  if (doc.contents === null) {
-    const expected = 'a mapping with at least "listeners" and "clusters"';
-    return { config: undefined, problems: [problem(file, { line: 1, column: 1 }, [], expected, 'an empty file')], map };
-  }
-  const problems: ConfigProblem[] = [];
-  const envFailed = new Set<string>();
-  for (const p of substituteEnv(doc, env)) {
-    envFailed.add(formatPath(p.path));
-    const pos = lines.linePos(p.offset);
-    problems.push(problem(file, { line: pos.line, column: pos.col }, p.path, p.expected, p.found, p.message));
-  }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
-  const parsed = configSchema.safeParse(data);
-  if (!parsed.success) {
-    // One problem per path: the last check to fail there is the most specific.
-    const byPath = new Map<string, ConfigProblem[]>();
-    for (const issue of parsed.error.issues) {
-      const ps = fromIssue(issue, data, file, map).filter((p) => !envFailed.has(p.path));
-      for (const p of ps) byPath.set(issue.code === 'unrecognized_keys' ? `${p.path}\u0000key` : p.path, [p]);
-    }
-    for (const ps of byPath.values()) problems.push(...ps);
-  }
-  for (const r of checkRelations(data)) {
-    if (envFailed.has(formatPath(r.path))) continue;
+  const a = analyzeDocument(text, file, env, configSchema, 'a mapping with at least "listeners" and "clusters"');
+  if (a.data === undefined) return { config: undefined, problems: a.problems, map: a.map };
+  const problems = [...a.problems];
+  const map = a.map as SourceMap;
+  for (const r of checkRelations(a.data)) {
+    if (a.envFailed.has(formatPath(r.path))) continue;
     problems.push(problem(file, map.locate(r.path), r.path, r.expected, r.found, r.message));
   }
-  if (problems.length > 0 || !parsed.success) return { config: undefined, problems, map };
-  return { config: resolveConfig(parsed.data, file), problems, map };
+  if (problems.length > 0 || a.value === undefined) return { config: undefined, problems, map };
+  return { config: resolveConfig(a.value, file), problems, map };
 }
 
 /**

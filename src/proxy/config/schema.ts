@@ -12,9 +12,10 @@
 import { z } from 'zod';
 import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { parseAddress } from './address.js';
+import { knownKeysOf, WHY } from '../../core/config/analyze-document.js';
 
-/** Separates the expected text from the reason in a custom issue's message. */
-export const WHY = '\u0000';
+/** Separates the expected text from the reason in a custom issue's message (defined in core). */
+export { WHY };
 /** Longest duration: the timer wheel's longest timeout (2^30 - 1 ms, about 12.4 days). */
 export const MAX_MS = MAX_WHEEL_TIMEOUT_MS;
 
@@ -209,21 +210,5 @@ export type RawConfig = z.output<typeof configSchema>;
 
 /** The keys a strict object accepts at a schema path, for "did you mean" (empty if unknown). */
 export function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  let s: z.ZodType = configSchema;
-  for (const seg of [...path, null]) {
-    for (;;) {
-      if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
-      else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
-      else break;
-    }
-    if (seg === null) return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
-    if (s instanceof z.ZodObject) {
-      const next = (s.shape as Record<string, z.ZodType | undefined>)[String(seg)];
-      if (next === undefined) return [];
-      s = next;
-    } else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
-    else if (s instanceof z.ZodRecord) s = s._zod.def.valueType as z.ZodType;
-    else return [];
-  }
-  return [];
+  return knownKeysOf(configSchema, path);
 }
