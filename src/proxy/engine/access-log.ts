@@ -24,6 +24,9 @@ export interface AccessRecord {
   attempts: number;
   /** Why the proxy answered itself, or why the exchange failed. */
   error?: string;
+  /** The system error code behind `error` when there is one (`ECONNREFUSED`, `ENOTFOUND`,
+   * `ETIMEDOUT`, `ECONNRESET`), so a log search can tell a dead backend from a bad name. */
+  errno?: string;
   /** The process that served it (nginx's $pid): tells `workers: N` apart in one log. */
   pid: number;
 }
