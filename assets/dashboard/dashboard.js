@@ -63,7 +63,8 @@ function renderState(s) {
     const head = cell(`${c.name}`);
     clusterRows.push(row([head, cell(`${available} of ${c.endpoints.length} available`, `health ${available > 0 ? 'healthy' : 'unhealthy'}`), '', '', '', '', '', '', ''], { class: 'cluster', 'data-cluster': c.name }));
     for (const e of c.endpoints) {
-      const health = e.ejected ? 'ejected' : e.healthy ? 'healthy' : 'unhealthy';
+      // A failing active check says more than an ejection (which passive errors alone can cause).
+      const health = !e.healthy ? 'unhealthy' : e.ejected ? 'ejected' : 'healthy';
       clusterRows.push(
         row([cell(e.endpoint, 'endpoint'), cell(health, `health ${health}`), e.idle, e.active, e.connecting, ms(e.backendIdleHintMs), ms(e.backendIdleLearnedMs), ms(e.poolIdleMs), e.requests], {
           'data-endpoint': e.endpoint,
@@ -134,7 +135,7 @@ function chart(canvas, times, series) {
   if (times.length > 1) {
     const t0 = times[0];
     const span = Math.max(1, times[times.length - 1] - t0);
-    g.fillText(`${Math.round(span / 1000)} s`, left, h - 4);
+    g.fillText(`${Math.round(span / 1000)} s ago`, left, h - 4);
     g.fillText('now', w - 24, h - 4);
     for (const s of series) {
       g.strokeStyle = s.color;
@@ -158,10 +159,12 @@ function chart(canvas, times, series) {
   }
 }
 
+/** The smallest round top (four equal, round steps) at or above v. */
 function niceCeil(v) {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+  const step = v / 4;
+  const p = 10 ** Math.floor(Math.log10(step));
+  for (const m of [1, 2, 2.5, 5, 10]) if (step <= m * p) return 4 * m * p;
+  return 40 * p;
 }
 
 function short(v) {

@@ -27,6 +27,13 @@ function view(listener: string, conn: Conn, nowMs: number): ConnectionView {
   return { listener, ageMs: nowMs - conn.openedAtMs, state: conn.state, requests: conn.requests, idleMs: null, idleRemainingMs: null };
 }
 
+/** The address as bound (port 0 in the config shows the port the kernel chose). */
+function boundAddress(l: ProxyListener): string {
+  const a = l.server.address();
+  if (a === null || typeof a === 'string') return l.config.address;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
 export function statusSample(proxy: Proxy): StatusSample {
   const nowMs = proxy.clock.now();
   const metrics = proxy.metrics.json();
@@ -38,7 +45,7 @@ export function statusSample(proxy: Proxy): StatusSample {
     const idle = l.idle.size;
     listeners.push({
       name: l.name,
-      address: l.config.address,
+      address: boundAddress(l),
       bound: l.server.listening,
       draining: l.draining,
       connections: { active: l.draining ? 0 : open - idle, idle: l.draining ? 0 : idle, lingering: l.lingeringConnections.size, draining: l.draining ? open : 0 },
