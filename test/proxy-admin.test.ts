@@ -231,7 +231,9 @@ test('metrics: runtime, build info and uptime on the proxy registry; docs/metric
     for (const m of sample[2].matchAll(/([a-zA-Z_]+)="/g)) if (m[1] !== 'le') family?.labels.add(m[1] as string);
   }
   const documented = new Map<string, { type: string; labels: Set<string> }>();
-  for (const line of readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8').split('\n')) {
+  const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+  // The proxy's sections: up to the tunnel's.
+  for (const line of doc.slice(0, doc.indexOf('## Tunnel server')).split('\n')) {
     const row = /^\| `([a-z0-9_:]+)` \| (counter|gauge|histogram|summary) \|([^|]*)\|/.exec(line);
     if (row?.[1] !== undefined && row[2] !== undefined && row[3] !== undefined) {
       documented.set(row[1], { type: row[2], labels: new Set(row[3].split(',').map((s) => s.trim()).filter((s) => s !== '')) });

@@ -11,7 +11,8 @@ import type { Socket } from 'node:net';
 
 export interface AdminSources {
   status(): unknown;
-  metrics(): string;
+  /** Prometheus text (the owner's prom-client registry). */
+  metrics(): Promise<string>;
 }
 
 /**
@@ -39,7 +40,10 @@ export class AdminServer {
       } else if (path === '/status') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(sources.status(), null, 2)}\n`);
       } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(sources.metrics());
+        sources.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+          (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(error)}\n`),
+        );
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /status or /metrics\n');
       }
