@@ -170,7 +170,7 @@ function niceCeil(v) {
 function short(v) {
   if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
   if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
-  return v >= 10 || v === 0 ? String(Math.round(v)) : v.toFixed(1);
+  return v >= 10 || v === 0 ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
 }
 
 function renderCharts() {
