@@ -189,7 +189,14 @@ test('the feed has the same size with 4,000 open client connections: aggregates 
     const body = JSON.parse(r.body) as { state: never };
     return { bytes: JSON.stringify(body.state).length, state: body.state };
   };
-  const before = await size();
+  // One request first, so the listener's counters exist in the baseline (they appear with its
+  // first connection).
+  assert.equal((await request(proxy.port())).status, 200);
+  let before = await size();
+  await waitUntil(async () => {
+    before = await size();
+    return before.state.listeners[0]?.connections.active === 0 && JSON.stringify(before.state).includes('"2xx":1');
+  }, 5_000, 100);
   const sockets: net.Socket[] = [];
   t.after(() => sockets.forEach((s) => s.destroy()));
   const COUNT = 4_000;

@@ -200,7 +200,7 @@ accessLog:
 
   let from = child.stderr().length;
   // Served once first: a SIGHUP sent the instant "listening" appears sometimes kills the process
-  // (about 1 in 6 runs here, with or without the event log): a start-up window not yet explained.
+  // (about 1 in 12 runs here, before this branch too): a start-up window not yet explained.
   assert.equal((await request(child.port)).status, 200);
   child.child.kill('SIGHUP');
   await child.waitFor('"event":"reload_succeeded"', 5_000, from);

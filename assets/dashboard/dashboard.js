@@ -6,8 +6,8 @@ const CLASS_COLORS = { '1xx': '#64748b', '2xx': '#16a34a', '3xx': '#2563eb', '4x
 const MAX_POINTS = 300;
 const CLOSE_SERIES = 8;
 
-/** Close reasons and their side, as src/core/close-reason.ts defines them. */
-const REMOTE = new Set(['peer_close', 'remote_close', 'stale', 'reset', 'tcp_timeout', 'tls_error', 'error']);
+/** Who ended a connection, by close reason: sent by the server from the one vocabulary. */
+let sides = {};
 
 const history = [];
 
@@ -49,12 +49,13 @@ function fill(tableId, rows, empty) {
   }
 }
 
-function sideOf(layer, reason) {
-  return REMOTE.has(reason) ? 'remote' : 'local';
+function sideOf(reason) {
+  return sides[reason] ?? 'unknown';
 }
 
 function renderState(s) {
   $('uptime').textContent = ms(s.uptimeSeconds * 1000);
+  sides = s.closeSides;
   fill('listeners', s.listeners.map((l) => row([l.name, l.address, l.connections.active, l.connections.idle, l.connections.lingering, l.connections.draining], { 'data-listener': l.name })), 'no listener');
 
   const clusterRows = [];
@@ -83,7 +84,7 @@ function renderState(s) {
 
   const closes = [];
   for (const layer of ['downstream', 'upstream']) {
-    for (const [reason, n] of Object.entries(s.closes[layer])) if (n > 0) closes.push(row([layer, reason, sideOf(layer, reason), n]));
+    for (const [reason, n] of Object.entries(s.closes[layer])) if (n > 0) closes.push(row([layer, reason, sideOf(reason), n]));
   }
   fill('closes', closes, 'none yet');
 
@@ -193,7 +194,7 @@ function renderCharts() {
   const keys = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, CLOSE_SERIES).map(([k]) => k);
   const closes = keys.map((k, i) => {
     const [layer, reason] = k.split(':');
-    return { name: `${layer} ${reason} (${sideOf(layer, reason)})`, color: COLORS[i % COLORS.length], values: history.map((p) => p.closes[k] ?? 0) };
+    return { name: `${layer} ${reason} (${sideOf(reason)})`, color: COLORS[i % COLORS.length], values: history.map((p) => p.closes[k] ?? 0) };
   });
   chart($('chart-closes'), times, closes);
   legend('legend-closes', closes);

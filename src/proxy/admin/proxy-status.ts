@@ -5,6 +5,7 @@
  */
 import { snakeCase } from '../metrics/listener-metrics.js';
 import type { Proxy } from '../proxy.js';
+import { sideOf } from './dashboard-feed.js';
 import type { ReadinessInput } from './readiness.js';
 import type { ClusterStatus, ConnectionView, ListenerStatus, StatusSample } from './status-sample.js';
 
@@ -24,7 +25,7 @@ export function readinessInput(proxy: Proxy): ReadinessInput {
 
 function view(listener: string, conn: Conn, nowMs: number): ConnectionView {
   // The engine does not expose when a connection went idle or its idle deadline yet.
-  return { listener, ageMs: nowMs - conn.openedAtMs, state: conn.state, requests: conn.requests, idleMs: null, idleRemainingMs: null };
+  return { listener, ageMs: Math.round(nowMs - conn.openedAtMs), state: conn.state, requests: conn.requests, idleMs: null, idleRemainingMs: null };
 }
 
 /** The address as bound (port 0 in the config shows the port the kernel chose). */
@@ -111,6 +112,8 @@ export function statusSample(proxy: Proxy): StatusSample {
       for (const [k, v] of Object.entries(es.cxClosed)) upstream[k] = (upstream[k] ?? 0) + v;
     }
   }
+  const closeSides: Record<string, 'local' | 'remote' | 'unknown'> = {};
+  for (const reason of [...Object.keys(downstream), ...Object.keys(upstream)]) closeSides[reason] = sideOf(reason);
   return {
     atMs: Date.now(),
     uptimeSeconds: process.uptime(),
@@ -119,6 +122,7 @@ export function statusSample(proxy: Proxy): StatusSample {
     responses,
     duration: { bounds, counts },
     closes: { downstream, upstream },
+    closeSides,
     oldest,
     longestIdle,
   };

@@ -71,6 +71,9 @@ export interface StatusSample {
   duration: { bounds: number[]; counts: number[] };
   /** Cumulative closes by reason (snake_case), per layer. */
   closes: { downstream: Record<string, number>; upstream: Record<string, number> };
+  /** Who ended a connection closed for each reason above, from the one close-reason vocabulary
+   * (`unknown` for a name outside it). */
+  closeSides: Record<string, 'local' | 'remote' | 'unknown'>;
   /** Oldest open client connections, oldest first (at most a few). */
   oldest: ConnectionView[];
   /** Longest-idle client connections, longest first (at most a few). */
