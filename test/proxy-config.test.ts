@@ -106,7 +106,8 @@ test('defaults inside present blocks; listener client overrides merge over the t
   assert.equal(c.listeners[0]?.client.idleTimeoutMs, 120_000);
   assert.equal(c.listeners[0]?.client.maxHeaders, 50);
   assert.equal(c.client.idleTimeoutMs, 75_000);
-  assert.deepEqual(c.admin, { address: '127.0.0.1:9901', host: '127.0.0.1', port: 9901 });
+  assert.deepEqual(c.admin, { address: '127.0.0.1:9901', host: '127.0.0.1', port: 9901, token: null });
+  assert.deepEqual(c.eventLog, { target: { kind: 'stderr' }, level: 'info' });
   assert.ok(c.workers >= 1 && c.workers <= 64);
   assert.deepEqual(c.accessLog, { kind: 'file', path: '/etc/lifeline/logs/access.log' });
 });

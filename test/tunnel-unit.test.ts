@@ -111,8 +111,8 @@ test('auth: HMAC bound to nonce and channel; fingerprints normalised', () => {
   assert.throws(() => normalizeFingerprint('--fingerprint', 'abc'), /--fingerprint must be a SHA-256 fingerprint/);
 });
 
-test('prometheus text: HELP, TYPE, labels escaped', () => {
-  const text = prometheusText([{ name: 'x_total', help: 'X.', type: 'counter', samples: [{ labels: { reason: 'a"b\\c\nd' }, value: 3 }, { value: Number.POSITIVE_INFINITY }] }]);
+test('prometheus text (through prom-client): HELP, TYPE, labels escaped, +Inf', async () => {
+  const text = await prometheusText([{ name: 'x_total', help: 'X.', type: 'counter', samples: [{ labels: { reason: 'a"b\\c\nd' }, value: 3 }, { value: Number.POSITIVE_INFINITY }] }]);
   assert.equal(text, '# HELP x_total X.\n# TYPE x_total counter\nx_total{reason="a\\"b\\\\c\\nd"} 3\nx_total +Inf\n');
 });
 

@@ -11,7 +11,7 @@ export { LeaseKeeper } from './lease-keeper.js';
 export type { LeaseKeeperOptions, LeaseKeeperEvents, LeaseLostReason, AcquireOptions } from './lease-keeper.js';
 export { Fence } from './fence.js';
 export { MIN_TTL_MS, MAX_TTL_MS, checkTtl, checkId, generateLeaseId } from './lease-store.js';
-export type { Lease, ExpiredLease, GrantOptions, LeaseMetadata, LeaseStore, LeaseStoreEvents } from './lease-store.js';
+export type { Lease, ExpiredLease, GrantOptions, LeaseMetadata, LeaseOverview, LeaseStore, LeaseStoreEvents } from './lease-store.js';
 export {
   LeaseError,
   LeaseBadTtlError,

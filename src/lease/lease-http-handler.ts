@@ -9,6 +9,8 @@
  *   POST   /leases/:id/release     {token}   (DELETE for sendBeacon, which can only POST)
  *   GET    /lifeline/page-keepalive.js                                the page script
  *   GET    /lifeline/demo?ttlMs=N  (only with `demo`)                 the demo page
+ *   GET    /lifeline/leases                                           the lease dashboard (asks for the token)
+ *   GET    /lifeline/events                                           its Server-Sent Events: the overview each second
  *
  * Auth: `Authorization: Bearer <token>` on every lease call, compared in constant time. One
  * exception, for web pages, which must not hold the API's secret: with `pageAccess` (default
@@ -24,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifelineError } from '../core/errors.js';
 import { booleanOption, integerOption, rejectUnknown } from '../core/options.js';
 import { demoPage } from './lease-demo-page.js';
+import { DASHBOARD_LEASES, leaseDashboardPage } from './lease-dashboard-page.js';
 import { LEASE_ERROR_STATUS, LeaseError } from './lease-errors.js';
 import type { LeaseErrorCode } from './lease-errors.js';
 import { checkTtl } from './lease-store.js';
@@ -46,8 +49,12 @@ export interface LeaseHttpOptions {
   maxBodyBytes?: number;
 }
 
-/** Handles the request and returns true when the path is the API's; false leaves it to the caller. */
-export type LeaseHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+/** Handles the request and returns true when the path is the API's; false leaves it to the caller.
+ * `closeStreams()` ends the dashboard's open event streams (call it when the server closes). */
+export type LeaseHttpHandler = ((req: IncomingMessage, res: ServerResponse) => boolean) & { closeStreams(): void };
+
+/** How often the dashboard's stream sends the overview. */
+export const LEASE_EVENTS_INTERVAL_MS = 1_000;
 
 class HttpError extends LifelineError {
   constructor(
@@ -177,6 +184,18 @@ export function createLeaseHttpHandler(options: LeaseHttpOptions): LeaseHttpHand
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
       return;
     }
+    if (path === '/lifeline/leases') {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(method === 'HEAD' ? undefined : leaseDashboardPage(base));
+      return;
+    }
+    if (path === '/lifeline/events') {
+      if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use GET');
+      requireAuth(req);
+      if (store.overview === undefined) throw new HttpError(501, 'ERR_NOT_SUPPORTED', 'this lease store cannot list its leases (no overview())');
+      streamOverview(res, store.overview.bind(store));
+      return;
+    }
     if (path === '/leases') {
       if (method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', 'use POST /leases to grant');
       requireAuth(req);
@@ -212,11 +231,37 @@ export function createLeaseHttpHandler(options: LeaseHttpOptions): LeaseHttpHand
     throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
   }
 
-  return (req, res) => {
+  const streams = new Set<ServerResponse>();
+  /** The overview now and every interval, until the page goes away (a failed read ends the stream). */
+  function streamOverview(res: ServerResponse, overview: (limit: number) => Promise<unknown>): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    streams.add(res);
+    let busy = false;
+    const push = (): void => {
+      if (busy) return;
+      busy = true;
+      overview(DASHBOARD_LEASES).then(
+        (o) => {
+          busy = false;
+          if (!res.writableEnded) res.write(`event: overview\ndata: ${JSON.stringify(o)}\n\n`);
+        },
+        () => res.end(),
+      );
+    };
+    const timer = setInterval(push, LEASE_EVENTS_INTERVAL_MS);
+    timer.unref();
+    res.on('close', () => {
+      clearInterval(timer);
+      streams.delete(res);
+    });
+    push();
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith(`${base}/`)) return false;
     const path = url.pathname.slice(base.length);
-    const ours = path === '/leases' || path.startsWith('/leases/') || path === '/lifeline/page-keepalive.js' || (demo && path === '/lifeline/demo');
+    const ours = path === '/leases' || path.startsWith('/leases/') || path === '/lifeline/page-keepalive.js' || path === '/lifeline/leases' || path === '/lifeline/events' || (demo && path === '/lifeline/demo');
     if (!ours) return false;
     route(req, res, path, url).catch((error: unknown) => {
       if (!res.headersSent) fail(res, error);
@@ -224,4 +269,10 @@ export function createLeaseHttpHandler(options: LeaseHttpOptions): LeaseHttpHand
     });
     return true;
   };
+  return Object.assign(handler, {
+    closeStreams(): void {
+      for (const res of streams) res.end();
+      streams.clear();
+    },
+  });
 }

@@ -50,6 +50,7 @@ export async function serveLeases(options: LeaseServerOptions): Promise<LeaseSer
     url: `http://${shownHost}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        handler.closeStreams();
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

@@ -31,6 +31,14 @@ export interface Lease {
   metadata?: LeaseMetadata;
 }
 
+/** What a store holds, in brief: for a dashboard, never a row per lease. */
+export interface LeaseOverview {
+  /** Live leases. */
+  count: number;
+  /** Up to the limit asked for, the soonest to expire first. */
+  leases: Lease[];
+}
+
 /** What an `expired` event carries. */
 export interface ExpiredLease {
   id: string;
@@ -73,6 +81,8 @@ export interface LeaseStore {
   revoke(id: string, token?: number): Promise<Lease>;
   /** The live lease, or undefined. */
   get(id: string): Promise<Lease | undefined>;
+  /** How many leases are live and the `limit` soonest to expire (the lease dashboard's view). */
+  overview?(limit: number): Promise<LeaseOverview>;
   on<K extends keyof LeaseStoreEvents>(event: K, listener: (...args: LeaseStoreEvents[K]) => void): unknown;
   off<K extends keyof LeaseStoreEvents>(event: K, listener: (...args: LeaseStoreEvents[K]) => void): unknown;
   close(): Promise<void>;

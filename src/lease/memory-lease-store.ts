@@ -25,7 +25,7 @@ import { clockOption, integerOption, rejectUnknown } from '../core/options.js';
 import { TimerWheel } from '../core/timer-wheel.js';
 import { LeaseHeldError, LeaseNotFoundError, LeaseTokenMismatchError } from './lease-errors.js';
 import { checkGrantOptions, checkId, checkToken, checkTtl } from './lease-store.js';
-import type { ExpiredLease, GrantOptions, Lease, LeaseMetadata, LeaseStore, LeaseStoreEvents } from './lease-store.js';
+import type { ExpiredLease, GrantOptions, Lease, LeaseMetadata, LeaseOverview, LeaseStore, LeaseStoreEvents } from './lease-store.js';
 
 export interface MemoryLeaseStoreOptions {
   /** Wheel tick in ms (1..60000): expiry is at most this late. Default 10. */
@@ -135,6 +135,27 @@ export class MemoryLeaseStore extends EventEmitter<LeaseStoreEvents> implements 
     this.#leases.delete(id);
     this.emit('revoked', this.#toExpired(record));
     return lease;
+  }
+
+  /**
+   * The live count and the `limit` leases soonest to expire. One pass over every lease (a
+   * million take some tens of ms): the dashboard asks once a second, and only while it is open.
+   */
+  overviewSync(limit: number): LeaseOverview {
+    const top: { remainingMs: number; record: LeaseRecord }[] = [];
+    for (const record of this.#leases.values()) {
+      const remainingMs = this.#wheel.remainingMs(record.wheelId) ?? 0;
+      if (top.length === limit && remainingMs >= (top[top.length - 1] as { remainingMs: number }).remainingMs) continue;
+      let at = top.length;
+      while (at > 0 && (top[at - 1] as { remainingMs: number }).remainingMs > remainingMs) at--;
+      top.splice(at, 0, { remainingMs, record });
+      if (top.length > limit) top.pop();
+    }
+    return { count: this.#leases.size, leases: top.map((t) => this.#toLease(t.record)) };
+  }
+
+  overview(limit: number): Promise<LeaseOverview> {
+    return this.#async(() => this.overviewSync(limit));
   }
 
   getSync(id: string): Lease | undefined {

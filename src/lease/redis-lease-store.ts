@@ -26,7 +26,7 @@ import { ClosedError, InvalidOptionError } from '../core/errors.js';
 import { booleanOption, clockOption, integerOption, rejectUnknown } from '../core/options.js';
 import { LeaseError, LeaseHeldError, LeaseNotFoundError, LeaseStoreUnavailableError, LeaseTokenMismatchError } from './lease-errors.js';
 import { checkGrantOptions, checkId, checkToken, checkTtl, generateLeaseId } from './lease-store.js';
-import type { ExpiredLease, GrantOptions, Lease, LeaseMetadata, LeaseStore, LeaseStoreEvents } from './lease-store.js';
+import type { ExpiredLease, GrantOptions, Lease, LeaseMetadata, LeaseOverview, LeaseStore, LeaseStoreEvents } from './lease-store.js';
 import { GET, GRANT, KEEPALIVE, REVOKE, SWEEP } from './redis-lease-scripts.js';
 
 /**
@@ -42,6 +42,8 @@ export interface RedisClient {
   ping(): Promise<string>;
   evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  zcard(key: string): Promise<number>;
+  zrange(key: string, start: string, stop: string): Promise<string[]>;
   disconnect(): void;
 }
 
@@ -243,6 +245,15 @@ export class RedisLeaseStore extends EventEmitter<LeaseStoreEvents & { error: [e
     const reply = (await this.#eval(SCRIPTS.get, [this.#leaseKey(id), this.#keys.info], [id])) as [number, string?, number?];
     if (reply[0] !== 1) return undefined;
     return lease(id, parseInfo(reply[1] as string), Math.max(0, reply[2] ?? 0));
+  }
+
+  /** The live count and the `limit` soonest to expire, from the deadlines sorted set (O(log n + limit)). */
+  async overview(limit: number): Promise<LeaseOverview> {
+    this.#checkOpen();
+    const [count, ids] = await this.#call(() => Promise.all([this.redis.zcard(this.#keys.deadlines), this.redis.zrange(this.#keys.deadlines, '0', String(Math.max(0, limit - 1)))]));
+    // A lease may end between the two reads: it is left out.
+    const leases = (await Promise.all(ids.map((id) => this.get(id)))).filter((l): l is Lease => l !== undefined);
+    return { count, leases };
   }
 
   /** Run one sweep now; resolves to the number of expiries reported. */

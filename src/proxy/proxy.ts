@@ -33,6 +33,10 @@ import type { DrainResult } from '../http/server/drain-run.js';
 import { startAdmin } from './admin/admin-server.js';
 import type { AdminSource } from './admin/admin-server.js';
 import { DemoUpstreams } from './demo/demo-upstream.js';
+import { EventLog } from './log/index.js';
+import { DashboardFeed } from './admin/dashboard-feed.js';
+import { readinessInput, statusSample } from './admin/proxy-status.js';
+import { readiness } from './admin/readiness.js';
 
 export interface ProxyStartOptions {
   clock?: Clock;
@@ -54,6 +58,10 @@ export class Proxy implements ListenerHost {
   readonly wheel: TimerWheel;
   readonly metrics = new ProxyMetrics();
   readonly accessLog: AccessLog;
+  /** Operator events: health, ejections, reloads, learned backend idle times. */
+  readonly events: EventLog;
+  /** The dashboard's samples and SSE streams; only with an admin listener. */
+  feed: DashboardFeed | undefined;
   readonly tlsSessions: TlsSessionCache;
   config: ProxyConfig;
   clusters = new Map<string, Cluster>();
@@ -75,6 +83,7 @@ export class Proxy implements ListenerHost {
     // close is a race.
     this.wheel = new TimerWheel({ resolutionMs: 10, clock: this.clock });
     this.accessLog = new AccessLog(config.accessLog);
+    this.events = new EventLog(config.eventLog.target, { level: config.eventLog.level });
     this.tlsSessions = new TlsSessionCache({ maxSessions: Math.max(0, ...config.clusters.map((c) => c.tls.sessionCacheSize)) });
   }
 
@@ -85,7 +94,11 @@ export class Proxy implements ListenerHost {
       proxy.clusters = proxy.#buildClusters(config.clusters);
       for (const lc of config.listeners) await proxy.#listen(lc);
       if (config.admin !== null) {
+        proxy.feed = new DashboardFeed(() => statusSample(proxy));
         proxy.admin = await startAdmin(config.admin, {
+          token: config.admin.token,
+          ready: (only) => readiness(readinessInput(proxy), only),
+          feed: proxy.feed,
           draining: () => proxy.listeners.some((l) => l.draining),
           stats: () => proxy.stats(),
           metricsText: () => proxy.metrics.text(),
@@ -194,8 +207,10 @@ export class Proxy implements ListenerHost {
         await once(this.admin, 'close');
       }
     }
+    this.feed?.close();
     await this.demo?.close();
     this.accessLog.close();
+    this.events.close();
     this.wheel.close();
   }
 
@@ -236,8 +251,12 @@ export class Proxy implements ListenerHost {
       tlsSessions: this.tlsSessions,
       readBuffer: this.readBuffer,
       onConnectOutcome: () => undefined,
+      onIdleLearned: (cluster: string, endpoint: string, learnedMs: number | null, previousMs: number): void => {
+        if (learnedMs === null) this.events.idleForgotten(cluster, endpoint, previousMs);
+        else this.events.idleLearned(cluster, endpoint, learnedMs);
+      },
     };
-    for (const cc of configs) map.set(cc.name, new Cluster(cc, this.metrics.cluster(cc.name), host, this.clock));
+    for (const cc of configs) map.set(cc.name, new Cluster(cc, this.metrics.cluster(cc.name), host, this.clock, this.events));
     return map;
   }
 

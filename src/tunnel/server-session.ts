@@ -77,6 +77,8 @@ export interface ServerSessionStatus {
   connectedForMs: number;
   /** The client's last measured ping round trip, ms (reported in its pings). */
   rttMs: number | null;
+  /** Time since the client's last ping arrived, ms; null before the first. */
+  lastPingAgoMs: number | null;
   streams: number;
   /** Bytes from the client to targets, and from targets to the client. */
   bytesFromClient: number;
@@ -130,6 +132,8 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
   #handshakeTimer: TimerHandle | undefined;
   #lastStreamId = 0;
   #pingTokens = PING_BURST;
+  /** When the last PING arrived (clock ms); undefined before the first. */
+  #lastPingMs: number | undefined;
   #pingRefillMs: number;
   #noticeSent = false;
 
@@ -182,6 +186,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       state: this.#state,
       connectedForMs: Math.round(this.#config.clock.now() - this.#startedMs),
       rttMs: this.rttMs,
+      lastPingAgoMs: this.#lastPingMs === undefined ? null : Math.round(this.#config.clock.now() - this.#lastPingMs),
       streams: this.mux.streams.size,
       bytesFromClient: this.mux.bytesIn,
       bytesToClient: this.mux.bytesOut,
@@ -289,6 +294,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     const rttUs = frame.payload.readUInt32BE(8);
     if (rttUs > 0) this.rttMs = rttUs / 1000;
     const now = this.#config.clock.now();
+    this.#lastPingMs = now;
     const min = this.#config.minPingIntervalMs;
     const earned = Math.floor((now - this.#pingRefillMs) / min);
     if (earned > 0) {

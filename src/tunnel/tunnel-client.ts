@@ -30,7 +30,8 @@ import type { OpenResult } from './client-session.js';
 import { defaultClientLookup, dialTunnel } from './dial.js';
 import { EntryListener } from './entry-listener.js';
 import type { EntryKind } from './entry-listener.js';
-import { prometheusText } from './metrics.js';
+import { CLIENT_METRICS, family, MetricsRegistry } from './metrics.js';
+import type { MetricFamily, MetricSample } from './metrics.js';
 
 export interface TunnelClientOptions {
   /** `HOST:PORT` of the tunnel server. */
@@ -144,6 +145,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   readonly #backoff: Backoff;
   readonly #entries: EntryListener[] = [];
   #admin: AdminServer | undefined;
+  readonly #metrics = new MetricsRegistry(CLIENT_METRICS, () => this.#families());
   #state: TunnelClientState = 'idle';
   #session: ClientSession | undefined;
   #address: string | null = null;
@@ -292,24 +294,25 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     };
   }
 
-  metrics(): string {
+  metrics(): Promise<string> {
+    return this.#metrics.text();
+  }
+
+  /** The metric families now (CLIENT_METRICS), read by each scrape. */
+  #families(): MetricFamily[] {
     const s = this.status();
-    return prometheusText([
-      { name: 'lifeline_tunnel_client_connected', help: '1 while a session is up.', type: 'gauge', samples: [{ value: s.state === 'connected' ? 1 : 0 }] },
-      { name: 'lifeline_tunnel_client_reconnects_total', help: 'Sessions re-established after the first.', type: 'counter', samples: [{ value: s.reconnects }] },
-      { name: 'lifeline_tunnel_client_connect_attempts_total', help: 'Connection attempts.', type: 'counter', samples: [{ value: s.attempts }] },
-      { name: 'lifeline_tunnel_client_streams', help: 'Open streams.', type: 'gauge', samples: [{ value: s.streams }] },
-      { name: 'lifeline_tunnel_client_ping_rtt_seconds', help: 'Last ping round trip.', type: 'gauge', samples: s.rttMs === null ? [] : [{ value: s.rttMs / 1000 }] },
-      {
-        name: 'lifeline_tunnel_client_bytes_total',
-        help: 'Stream payload bytes, by direction.',
-        type: 'counter',
-        samples: [
-          { labels: { direction: 'sent' }, value: s.bytesSent },
-          { labels: { direction: 'received' }, value: s.bytesReceived },
-        ],
-      },
-    ]);
+    const f = (name: string, samples: readonly MetricSample[]): MetricFamily => family(CLIENT_METRICS, name, samples);
+    return [
+      f('lifeline_tunnel_client_connected', [{ value: s.state === 'connected' ? 1 : 0 }]),
+      f('lifeline_tunnel_client_reconnects_total', [{ value: s.reconnects }]),
+      f('lifeline_tunnel_client_connect_attempts_total', [{ value: s.attempts }]),
+      f('lifeline_tunnel_client_streams', [{ value: s.streams }]),
+      f('lifeline_tunnel_client_ping_rtt_seconds', s.rttMs === null ? [] : [{ value: s.rttMs / 1000 }]),
+      f('lifeline_tunnel_client_bytes_total', [
+        { labels: { direction: 'sent' }, value: s.bytesSent },
+        { labels: { direction: 'received' }, value: s.bytesReceived },
+      ]),
+    ];
   }
 
   /** Stop reconnecting, end the session, close every entry point and the admin endpoint. */

@@ -29,7 +29,8 @@ import { Allowlist } from './allowlist.js';
 import type { Lookup } from './allowlist.js';
 import { TunnelError } from './errors.js';
 import { MAX_DATA_PAYLOAD, encodeGoaway } from './frame.js';
-import { countSamples, prometheusText } from './metrics.js';
+import { countSamples, family, MetricsRegistry, SERVER_METRICS } from './metrics.js';
+import type { MetricFamily, MetricSample } from './metrics.js';
 import { ServerSession } from './server-session.js';
 import type { ServerCloseReason, ServerSessionStatus } from './server-session.js';
 import { TlsTransport, WsTransport } from './transport.js';
@@ -142,6 +143,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   #closed = false;
   readonly #closes = new Map<string, number>();
   readonly #refused = new Map<string, number>();
+  readonly #metrics = new MetricsRegistry(SERVER_METRICS, () => this.#families());
   #sessionsOpened = 0;
   #streamsOpened = 0;
   #closedBytesIn = 0;
@@ -264,28 +266,29 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   }
 
   /** Prometheus text for the admin endpoint's /metrics. */
-  metrics(): string {
+  metrics(): Promise<string> {
+    return this.#metrics.text();
+  }
+
+  /** The metric families now (SERVER_METRICS), read by each scrape. */
+  #families(): MetricFamily[] {
     const s = this.status();
     const open = s.sessions.filter((x) => x.state === 'open');
-    return prometheusText([
-      { name: 'lifeline_tunnel_sessions', help: 'Tunnel sessions now open (authenticated).', type: 'gauge', samples: [{ value: open.length }] },
-      { name: 'lifeline_tunnel_streams', help: 'Streams now open over all sessions.', type: 'gauge', samples: [{ value: s.sessions.reduce((n, x) => n + x.streams, 0) }] },
-      { name: 'lifeline_tunnel_sessions_opened_total', help: 'Sessions authenticated since start.', type: 'counter', samples: [{ value: s.totals.sessionsOpened }] },
-      { name: 'lifeline_tunnel_session_closes_total', help: 'Sessions ended, by reason.', type: 'counter', samples: countSamples('reason', this.#closes) },
-      { name: 'lifeline_tunnel_streams_opened_total', help: 'Streams opened to destinations.', type: 'counter', samples: [{ value: s.totals.streamsOpened }] },
-      { name: 'lifeline_tunnel_streams_refused_total', help: 'Stream opens refused, by reason.', type: 'counter', samples: countSamples('reason', this.#refused) },
-      {
-        name: 'lifeline_tunnel_bytes_total',
-        help: 'Stream payload bytes relayed, by direction.',
-        type: 'counter',
-        samples: [
-          { labels: { direction: 'from_client' }, value: s.totals.bytesFromClients },
-          { labels: { direction: 'to_client' }, value: s.totals.bytesToClients },
-        ],
-      },
-      { name: 'lifeline_tunnel_ping_rtt_seconds', help: "Each session's last ping round trip as reported by the client.", type: 'gauge', samples: open.filter((x) => x.rttMs !== null).map((x) => ({ labels: { session: String(x.id), name: x.name }, value: (x.rttMs ?? 0) / 1000 })) },
-      { name: 'lifeline_tunnel_pings_limited_total', help: 'Pings not answered because the client pinged too fast (open sessions).', type: 'counter', samples: [{ value: s.sessions.reduce((n, x) => n + x.pingsLimited, 0) }] },
-    ]);
+    const f = (name: string, samples: readonly MetricSample[]): MetricFamily => family(SERVER_METRICS, name, samples);
+    return [
+      f('lifeline_tunnel_sessions', [{ value: open.length }]),
+      f('lifeline_tunnel_streams', [{ value: s.sessions.reduce((n, x) => n + x.streams, 0) }]),
+      f('lifeline_tunnel_sessions_opened_total', [{ value: s.totals.sessionsOpened }]),
+      f('lifeline_tunnel_session_closes_total', countSamples('reason', this.#closes)),
+      f('lifeline_tunnel_streams_opened_total', [{ value: s.totals.streamsOpened }]),
+      f('lifeline_tunnel_streams_refused_total', countSamples('reason', this.#refused)),
+      f('lifeline_tunnel_bytes_total', [
+        { labels: { direction: 'from_client' }, value: s.totals.bytesFromClients },
+        { labels: { direction: 'to_client' }, value: s.totals.bytesToClients },
+      ]),
+      f('lifeline_tunnel_ping_rtt_seconds', open.filter((x) => x.rttMs !== null).map((x) => ({ labels: { session: String(x.id), name: x.name }, value: (x.rttMs ?? 0) / 1000 }))),
+      f('lifeline_tunnel_pings_limited_total', [{ value: s.sessions.reduce((n, x) => n + x.pingsLimited, 0) }]),
+    ];
   }
 
   /** Stop listening and end every session; resolves when the listener has closed. */

@@ -31,7 +31,7 @@ Signals: SIGTERM/SIGINT drain gracefully (a second one exits at once); SIGHUP re
 Example: lifeline proxy --config examples/demo.yaml
 `;
 
-async function load(file: string, io: CliIo): Promise<ProxyConfig | undefined> {
+async function load(file: string, io: CliIo, failed?: (error: unknown) => void): Promise<ProxyConfig | undefined> {
   try {
     const config = await loadConfig(file);
     for (const warning of config.warnings) io.err(`lifeline proxy: warning: ${warning}\n`);
@@ -39,6 +39,7 @@ async function load(file: string, io: CliIo): Promise<ProxyConfig | undefined> {
   } catch (error) {
     if (error instanceof ConfigError) {
       io.err(`${error.message}\n`);
+      failed?.(error);
       return undefined;
     }
     throw error;
@@ -80,12 +81,14 @@ async function runWorker(file: string, config: ProxyConfig, io: CliIo, skipDemo:
         });
     };
     const hup = (): void => {
-      void load(file, io).then((next) => {
+      void load(file, io, (error) => proxy.events.reloadFailed(file, error)).then((next) => {
         if (next === undefined) return io.err('lifeline proxy: reload failed, keeping the running config\n');
         try {
           proxy.reload(next);
+          proxy.events.reloadSucceeded(file);
           io.err('lifeline proxy: config reloaded\n');
         } catch (error) {
+          proxy.events.reloadFailed(file, error);
           io.err(`lifeline proxy: reload failed: ${error instanceof Error ? error.message : String(error)}\n`);
         }
       });

@@ -59,3 +59,14 @@ export function addressesCollide(a: AddressConfig, b: AddressConfig): boolean {
 export function formatAddress(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * Whether `host` (no brackets) names only this machine: `localhost`, 127.0.0.0/8 or `::1`
+ * (also as `::ffff:127.x.y.z`). Any other name may resolve elsewhere, so it is not loopback.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}

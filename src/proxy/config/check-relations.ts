@@ -5,7 +5,7 @@
  * problems, so one run reports everything; a rule whose inputs are themselves malformed is
  * skipped (the schema already reported them).
  */
-import { addressesCollide, parseAddress } from './address.js';
+import { addressesCollide, isLoopbackHost, parseAddress } from './address.js';
 import type { ParsedAddress } from './address.js';
 import { CLIENT_DEFAULTS, DRAIN_DEFAULTS, HEALTH_CHECK_DEFAULTS, OUTLIER_DEFAULTS, POOL_DEFAULTS, WEBSOCKET_DEFAULTS } from './defaults.js';
 import { formatPath } from './source-map.js';
@@ -120,7 +120,20 @@ export function checkRelations(rawData: unknown): RelationProblem[] {
   checkClient([{ obj: topClient, path: ['client'] }], out);
 
   const admin = rec(root['admin']);
-  if (admin !== undefined) bind(address(admin['address'] ?? '127.0.0.1:9901', 0), admin['address'] === undefined ? ['admin'] : ['admin', 'address']);
+  if (admin !== undefined) {
+    const where = address(admin['address'] ?? '127.0.0.1:9901', 0);
+    bind(where, admin['address'] === undefined ? ['admin'] : ['admin', 'address']);
+    // /stats and /metrics name every backend, and the dashboard shows live traffic: off loopback
+    // they are for the operator only.
+    const token = admin['token'];
+    if (where !== undefined && !isLoopbackHost(where.host) && (typeof token !== 'string' || token === '')) {
+      out.push({
+        path: ['admin', 'address'],
+        expected: 'a loopback address (127.0.0.1, [::1], localhost), or "admin.token" set to protect a non-loopback admin listener',
+        found: `"${where.address}" with no admin.token`,
+      });
+    }
+  }
   list(rec(root['demo'])?.['upstreams']).forEach((u, i) => bind(address(u, 1), ['demo', 'upstreams', i]));
 
   for (const name of clusterNames) {

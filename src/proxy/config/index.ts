@@ -9,6 +9,8 @@ export type { ConfigProblem } from './config-error.js';
 export * as configDefaults from './defaults.js';
 export type {
   AccessLogConfig,
+  AdminConfig,
+  EventLogConfig,
   AddressConfig,
   BalancerName,
   ClientConfig,

@@ -111,8 +111,10 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
     outlierDetection: { ...OUTLIER_DEFAULTS, ...defined(c.outlierDetection) },
   }));
 
-  const target = raw.accessLog?.target ?? 'stdout';
-  const accessLog: AccessLogConfig = target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: path(target) };
+  const logTarget = (target: string): AccessLogConfig => (target === 'stdout' || target === 'stderr' || target === 'off' ? { kind: target } : { kind: 'file', path: path(target) });
+  const accessLog = logTarget(raw.accessLog?.target ?? 'stdout');
+  // Operator events go to stderr beside the CLI's own messages, apart from the access log.
+  const eventLog = { target: logTarget(raw.eventLog?.target ?? 'stderr'), level: raw.eventLog?.level ?? 'info' };
 
   return {
     file: resolve(file),
@@ -120,8 +122,9 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
     client: topClient,
     clusters,
     websocket: { ...WEBSOCKET_DEFAULTS, ...defined(raw.websocket) },
-    admin: raw.admin === undefined || raw.admin === null ? null : addr(raw.admin.address ?? ADMIN_ADDRESS, 0),
+    admin: raw.admin === undefined || raw.admin === null ? null : { ...addr(raw.admin.address ?? ADMIN_ADDRESS, 0), token: raw.admin.token ?? null },
     accessLog,
+    eventLog,
     drain: { ...DRAIN_DEFAULTS, ...defined(raw.drain) },
     workers: raw.workers === undefined ? 1 : raw.workers === 'auto' ? Math.min(64, availableParallelism()) : raw.workers,
     demo: raw.demo === undefined || raw.demo === null ? null : { upstreams: raw.demo.upstreams.map((u) => addr(u, 1)) },

@@ -192,9 +192,16 @@ export const configSchema = obj('proxy settings (listeners, clusters, ...)', {
     pingIntervalMs: ms(0, 'no pings').optional(),
     pingTimeoutMs: ms(1).optional(),
   }).optional(),
-  admin: obj('admin settings (address)', { address: address(0).optional() }).nullable().optional(),
+  admin: obj('admin settings (address, token)', {
+    address: address(0).optional(),
+    token: z.string(E('a token of at least 16 characters')).min(16, E('a token of at least 16 characters')).nullable().optional(),
+  }).nullable().optional(),
   accessLog: obj('access log settings (target)', {
     target: nonEmpty('"stdout", "stderr", "off" or a file path').optional(),
+  }).optional(),
+  eventLog: obj('event log settings (target, level)', {
+    target: nonEmpty('"stdout", "stderr", "off" or a file path').optional(),
+    level: oneOf(['debug', 'info', 'warn', 'error']).optional(),
   }).optional(),
   drain: obj('drain settings', { timeoutMs: ms(0).optional(), spreadMs: ms(0).optional() }).optional(),
   workers: z

@@ -204,6 +204,21 @@ export type AccessLogConfig =
       path: string;
     };
 
+/** The operator's event log (health, ejection, reload, learned idle times). */
+export interface EventLogConfig {
+  target: AccessLogConfig;
+  /** Lowest level written. */
+  level: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** The admin listener. */
+export interface AdminConfig extends AddressConfig {
+  /** Required on `/stats`, `/metrics`, `/events` and the dashboard (`/healthz` and `/readyz` stay
+   * open for probes) as `Authorization: Bearer`, or once as `?token=` which sets a cookie.
+   * `null` = no token: allowed only when the admin listener binds a loopback address. */
+  token: string | null;
+}
+
 export interface DrainConfig {
   /** Force-close what is still open this long after a drain starts. */
   timeoutMs: number;
@@ -222,8 +237,9 @@ export interface ProxyConfig {
   clusters: ClusterConfig[];
   websocket: WebSocketConfig;
   /** `null` = no admin listener. */
-  admin: AddressConfig | null;
+  admin: AdminConfig | null;
   accessLog: AccessLogConfig;
+  eventLog: EventLogConfig;
   drain: DrainConfig;
   /** Worker processes, 1 to 64 (`"auto"` already resolved to the available parallelism). */
   workers: number;

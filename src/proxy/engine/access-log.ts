@@ -28,7 +28,8 @@ export interface AccessRecord {
   error?: string;
   /** The same in a sentence, with what was seen (which connection, which byte). */
   errorDetail?: string;
-  /** The socket error behind it (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, ECONNRESET). */
+  /** The system error code behind `error` when there is one (`ECONNREFUSED`, `ENOTFOUND`,
+   * `ETIMEDOUT`, `ECONNRESET`), so a log search can tell a dead backend from a bad name. */
   errno?: string;
   /** The process that served it (nginx's $pid): tells `workers: N` apart in one log. */
   pid: number;

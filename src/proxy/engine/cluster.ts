@@ -17,6 +17,8 @@ import type { Balancer, UpstreamEndpoint } from '../balancer/index.js';
 import { ActiveHealthChecker, OutlierDetector } from '../health/index.js';
 import type { ClusterConfig } from '../config/index.js';
 import type { ClusterMetrics } from '../metrics/index.js';
+import { errnoOf } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import { EndpointPool } from './endpoint-pool.js';
 import type { PoolHost } from './endpoint-pool.js';
 
@@ -35,12 +37,15 @@ export class Cluster {
   readonly health: ActiveHealthChecker | undefined;
   readonly #byKey = new Map<string, Member>();
   #agent: http.Agent | undefined;
+  /** Whether some endpoint was available at the last health or ejection change (for the log). */
+  #anyAvailable = true;
 
   constructor(
     readonly config: ClusterConfig,
     readonly metrics: ClusterMetrics,
     host: PoolHost,
     clock: Clock,
+    readonly events?: EventLog,
   ) {
     this.name = config.name;
     this.latency = new LatencyEwma({ clock });
@@ -65,11 +70,15 @@ export class Cluster {
       clock,
     });
     for (const m of this.members) this.outliers.add(m.pool.key);
-    this.outliers.on('eject', (key) => {
+    this.outliers.on('eject', (key, count, durationMs, cause) => {
       this.#byKey.get(key)?.pool.metrics.ejected();
+      this.events?.endpointEjected(this.name, key, cause, durationMs, count);
       this.#refresh(key);
     });
-    this.outliers.on('return', (key) => this.#refresh(key));
+    this.outliers.on('return', (key) => {
+      this.events?.endpointReturned(this.name, key);
+      this.#refresh(key);
+    });
     this.outliers.on('overflow', () => this.metrics.ejectionOverflow());
 
     const hc = config.healthCheck;
@@ -87,11 +96,28 @@ export class Cluster {
         probe: (key, signal) => this.#probe(key, hc.path, signal),
       });
       this.health.on('up', (key) => {
+        this.events?.endpointHealthy(this.name, key);
         // A passing active check outranks a passive ejection: the endpoint is back.
         this.outliers.uneject(key);
         this.#refresh(key);
       });
-      this.health.on('down', (key) => this.#refresh(key));
+      // 'check' follows 'down' for the same probe: it carries why the endpoint went down.
+      let wentDown: string | undefined;
+      this.health.on('down', (key) => {
+        wentDown = key;
+      });
+      this.health.on('check', (r) => {
+        if (wentDown !== r.key) return;
+        wentDown = undefined;
+        const errno = errnoOf(r.error);
+        this.events?.endpointUnhealthy(this.name, r.key, {
+          failure: r.failure,
+          status: r.status,
+          errno,
+          message: r.error instanceof Error ? r.error.message : undefined,
+        });
+        this.#refresh(r.key);
+      });
       for (const m of this.members) this.health.add(m.pool.key);
     }
   }
@@ -125,6 +151,12 @@ export class Cluster {
     const available = (this.health?.isHealthy(key) ?? true) && !this.outliers.isEjected(key);
     member.view.available = available;
     member.pool.metrics.setAvailable(available);
+    const any = this.members.some((m) => m.view.available);
+    if (any !== this.#anyAvailable) {
+      this.#anyAvailable = any;
+      if (any) this.events?.clusterHealthyEndpoint(this.name, this.members.filter((m) => m.view.available).length, this.members.length);
+      else this.events?.clusterNoHealthyEndpoint(this.name, this.members.length);
+    }
   }
 
   #probe(key: string, path: string, signal: AbortSignal): Promise<number> {

@@ -80,6 +80,8 @@ export interface PoolHost {
   readBuffer: Buffer;
   /** Told of connect failures and successes, for outlier detection. */
   onConnectOutcome(endpointKey: string, ok: boolean): void;
+  /** Told when the pool learns (ms) or forgets (null) a backend's idle timeout. */
+  onIdleLearned?(cluster: string, endpointKey: string, learnedMs: number | null, previousMs: number): void;
 }
 
 let nextConnectionId = 1;
@@ -101,7 +103,15 @@ export class EndpointPool {
     private readonly ca: Buffer | undefined,
   ) {
     this.key = endpoint.address;
-    this.#learner = new IdleLearner(host.clock);
+    this.#learner = new IdleLearner(host.clock, (learnedMs, previousMs) => host.onIdleLearned?.(cluster.name, this.key, learnedMs, previousMs));
+  }
+
+  /** The backend's last `Keep-Alive: timeout` hint, ms (null: it sent none). */
+  lastHintMs: number | null = null;
+
+  /** How long a connection released now would be kept idle (the hint, or the learned or assumed idle, less the margin). */
+  get effectiveIdleMs(): number {
+    return Math.max(0, this.#keepMs(this.lastHintMs === null ? undefined : { timeoutSec: this.lastHintMs / 1000 }, this.lastHintMs !== null));
   }
 
   get idleCount(): number {
@@ -165,6 +175,7 @@ export class EndpointPool {
     if (this.#closed) return this.#destroy(conn, this.#closeReason);
     if (outcome !== 'reuse') return this.#destroy(conn, outcome);
     if (pool.maxRequestsPerConnection > 0 && conn.requests >= pool.maxRequestsPerConnection) return this.#destroy(conn, 'max_requests');
+    if (hint?.timeoutSec !== undefined) this.lastHintMs = hint.timeoutSec * 1000;
     if (hint?.max !== undefined) conn.remainingByHint = hint.max;
     else if (Number.isFinite(conn.remainingByHint)) conn.remainingByHint -= 1;
     if (conn.remainingByHint <= 0) return this.#destroy(conn, 'max_requests');

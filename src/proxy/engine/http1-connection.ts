@@ -49,6 +49,8 @@ export class Http1Connection {
   requests = 0;
   /** A drain has reached this connection (DrainRun's mark). */
   drainMarked = false;
+  /** When it last became idle (clock ms), for the operator's view. */
+  idleSinceMs = 0;
   #buf: Buffer = EMPTY;
   #timerId = -1;
   /** Close once the exchange in flight is over (drain, a limit, the client's FIN). */
@@ -299,6 +301,7 @@ export class Http1Connection {
 
   #idle(): void {
     this.#to('idle');
+    this.idleSinceMs = this.ctx.clock.now();
     this.setTimer(this.ctx.client.idleTimeoutMs);
     if (this.ctx.draining) return this.closeWhenIdle('drain');
     // Paused for pipelined bytes or backpressure only: no pause/resume churn per request.

@@ -25,11 +25,19 @@ export class IdleLearner {
   #candidateAtMs = 0;
   #lastCloseMs = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** Told when a value is learned (ms) or forgotten (null, with the value it had). */
+    private readonly onChange: (learnedMs: number | null, previousMs: number) => void = () => undefined,
+  ) {}
 
   /** The learned idle time, ms (Infinity when none, or forgotten). */
   value(): number {
-    if (Number.isFinite(this.#learnedMs) && this.clock.now() - this.#learnedAtMs > LEARNED_IDLE_TTL_MS) this.#learnedMs = Number.POSITIVE_INFINITY;
+    if (Number.isFinite(this.#learnedMs) && this.clock.now() - this.#learnedAtMs > LEARNED_IDLE_TTL_MS) {
+      const previous = this.#learnedMs;
+      this.#learnedMs = Number.POSITIVE_INFINITY;
+      this.onChange(null, previous);
+    }
     return this.#learnedMs;
   }
 
@@ -46,7 +54,11 @@ export class IdleLearner {
     const candidate = this.#candidateMs;
     if (candidate !== undefined && Math.abs(idleMs - candidate) <= Math.max(idleMs, candidate) / 2 && now - this.#candidateAtMs < LEARNED_IDLE_TTL_MS) {
       const learned = Math.min(idleMs, candidate);
-      if (learned < this.value() || now - this.#learnedAtMs > LEARNED_IDLE_TTL_MS / 2) this.#learnedMs = learned;
+      const previous = this.value();
+      if (learned < previous || now - this.#learnedAtMs > LEARNED_IDLE_TTL_MS / 2) {
+        this.#learnedMs = learned;
+        if (learned !== previous) this.onChange(learned, previous);
+      }
       this.#learnedAtMs = now;
       this.#candidateMs = undefined;
       return;

@@ -20,11 +20,14 @@
  *   upstream_rq_no_healthy_total, upstream_ejections_overflow_total;
  *   downstream_cx_total, downstream_cx_active (gauge), downstream_cx_closed_total{reason},
  *   downstream_rq_total{status_class}, downstream_rq_duration_seconds (histogram),
- *   downstream_rq_rejected_total{code}.
+ *   downstream_rq_rejected_total{code};
+ *   build_info{version}, uptime_seconds, and prom-client's process_* / nodejs_* (runtime-metrics.ts).
+ * Every one is listed in docs/metrics.md (a test checks the list against a scrape).
  */
 import { Registry } from 'prom-client';
 import { InvalidOptionError } from '../../core/errors.js';
 import { rejectUnknown } from '../../core/options.js';
+import { registerRuntimeMetrics } from './runtime-metrics.js';
 import { collectedCounter, collectedGauge, CollectedHistogram } from './collected-metrics.js';
 import type { HistogramSample, Sample } from './collected-metrics.js';
 import { DOWNSTREAM_CLOSE_REASONS, DURATION_BUCKETS_SECONDS, ListenerMetrics, STATUS_CLASSES } from './listener-metrics.js';
@@ -37,6 +40,8 @@ export interface ProxyMetricsOptions {
   prefix?: string;
   /** Upper bounds, in seconds, of the request duration histogram. Default 0.5 ms to 60 s. */
   durationBucketsSeconds?: readonly number[];
+  /** Process and Node runtime metrics, build info and uptime (runtime-metrics.ts). Default true. */
+  runtime?: boolean;
 }
 
 /** What /stats returns. */
@@ -63,7 +68,7 @@ export class ProxyMetrics {
   readonly #durationBuckets: readonly number[];
 
   constructor(options?: ProxyMetricsOptions) {
-    const o = rejectUnknown('ProxyMetrics', options, ['prefix', 'durationBucketsSeconds']);
+    const o = rejectUnknown('ProxyMetrics', options, ['prefix', 'durationBucketsSeconds', 'runtime']);
     const prefix = o['prefix'] ?? 'lifeline_';
     if (typeof prefix !== 'string' || !/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(prefix)) {
       throw new InvalidOptionError('ProxyMetrics.prefix', `ProxyMetrics.prefix must match [a-zA-Z_:][a-zA-Z0-9_:]*; got ${JSON.stringify(prefix)}`);
@@ -75,6 +80,7 @@ export class ProxyMetrics {
     }
     this.#durationBuckets = buckets as number[];
     this.#register();
+    if (o['runtime'] !== false) registerRuntimeMetrics(this.registry, prefix);
   }
 
   /** Content-Type of `text()`. */
