@@ -1,0 +1,10 @@
+/**
+ * Where a cluster's endpoints come from when they are not a static list: DNS (A/AAAA or SRV,
+ * re-resolved), a watched endpoints file, and the membership diff the cluster applies when a
+ * source reports a new set. Sources report sets; the cluster owns the endpoints.
+ */
+export { DnsDiscovery, resolverProblem } from './dns-discovery.js';
+export type { DnsDiscoveryEvents, DnsDiscoveryOptions, DnsDiscoveryStats, StaleInfo } from './dns-discovery.js';
+export { DnsDiscoveryError, EndpointsFileError } from './discovery-errors.js';
+export { diffMembership, isEmptyDiff, memberKey } from './membership.js';
+export type { MemberSpec, MembershipDiff } from './membership.js';
