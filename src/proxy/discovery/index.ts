@@ -8,3 +8,5 @@ export type { DnsDiscoveryEvents, DnsDiscoveryOptions, DnsDiscoveryStats, StaleI
 export { DnsDiscoveryError, EndpointsFileError } from './discovery-errors.js';
 export { diffMembership, isEmptyDiff, memberKey } from './membership.js';
 export type { MemberSpec, MembershipDiff } from './membership.js';
+export { EndpointsFile, parseEndpointsFile } from './endpoints-file.js';
+export type { EndpointsFileEvents, EndpointsFileOptions } from './endpoints-file.js';
