@@ -13,6 +13,7 @@ export type {
   BalancerName,
   ClientConfig,
   ClusterConfig,
+  DiscoveryConfig,
   DrainConfig,
   EndpointConfig,
   HealthCheckConfig,
