@@ -21,7 +21,6 @@
  * time out after `queryTimeoutMs` per try, `tries` tries.
  */
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { ClosedError, InvalidOptionError } from '../../core/errors.js';
@@ -31,6 +30,7 @@ import { DnsDiscoveryError } from './discovery-errors.js';
 import { addressEndpoints, mergeWeighted, priorityGroups, sameEndpoints, srvText } from './dns-answers.js';
 import type { AddressRecord, SrvRecord } from './dns-answers.js';
 import { diffMembership } from './membership.js';
+import { resolverProblem } from './resolver-address.js';
 import type { MembershipDiff } from './membership.js';
 
 export interface DnsDiscoveryOptions {
@@ -95,17 +95,6 @@ const NO_DATA = new Set(['ENODATA', 'ENOTFOUND']);
 
 type Lifecycle = 'new' | 'running' | 'closed';
 const MOVES: Record<Lifecycle, readonly Lifecycle[]> = { new: ['running', 'closed'], running: ['closed'], closed: [] };
-
-/** A server entry of `resolver`: an IP, optionally with a port; what `setServers` accepts. */
-export function resolverProblem(entry: unknown): string | undefined {
-  if (typeof entry !== 'string') return 'not a string';
-  const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry);
-  const ip = m?.[1] ?? entry;
-  if (isIP(ip) === 0) return `"${entry}" is not an IP address with an optional port (a resolver is given by address, as nginx's is)`;
-  const port = m?.[2] === undefined ? 53 : Number(m[2]);
-  if (port < 1 || port > 65535) return `port ${port} of "${entry}" is out of range 1 to 65535`;
-  return undefined;
-}
 
 type Outcome = { ok: true; endpoints: EndpointConfig[]; ttlS: number } | { ok: false; reason: StaleInfo['reason']; error: DnsDiscoveryError };
 

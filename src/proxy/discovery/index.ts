@@ -3,7 +3,8 @@
  * re-resolved), a watched endpoints file, and the membership diff the cluster applies when a
  * source reports a new set. Sources report sets; the cluster owns the endpoints.
  */
-export { DnsDiscovery, resolverProblem } from './dns-discovery.js';
+export { DnsDiscovery } from './dns-discovery.js';
+export { resolverProblem } from './resolver-address.js';
 export type { DnsDiscoveryEvents, DnsDiscoveryOptions, DnsDiscoveryStats, StaleInfo } from './dns-discovery.js';
 export { DnsDiscoveryError, EndpointsFileError } from './discovery-errors.js';
 export { diffMembership, isEmptyDiff, memberKey } from './membership.js';
