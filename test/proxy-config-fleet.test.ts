@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
-import { ConfigError, getCluster, parseConfig } from '../src/proxy/config/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, getCluster, loadConfig, parseConfig } from '../src/proxy/config/index.js';
 
 const HEAD = `listeners:
   - name: main
@@ -79,4 +81,24 @@ test('config: exactly one endpoint source; discovery and hashOn rules; each prob
   assert.deepEqual(problems(`${HEAD}    balancer: maglev\n    hashOn: query:id\n    endpoints: [{ address: "127.0.0.1:9001" }]\n`), [
     'proxy.yaml:9:5: clusters.api.hashOn: expected "header:NAME", "cookie:NAME" or "client-address", found "query:id" (a string): "query" is not one of header:NAME, cookie:NAME, client-address',
   ]);
+});
+
+test('config: loadConfig (and so --check) reads the endpoints file: a bad or missing one is a problem at its key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-fleet-config-'));
+  try {
+    const config = join(dir, 'proxy.yaml');
+    writeFileSync(config, `${HEAD}    endpointsFile: api-endpoints.yaml\n`);
+    writeFileSync(join(dir, 'api-endpoints.yaml'), '- address: 10.0.0.1:8080\n- address: 10.0.0.2\n');
+    await assert.rejects(loadConfig(config, {}), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.message, `${config}:8:5: clusters.api.endpointsFile: expected a valid endpoints file, found ${join(dir, 'api-endpoints.yaml')}, refused: ${join(dir, 'api-endpoints.yaml')}:2:3: [1].address: expected a "host:port" address with a port from 1 to 65535 (IPv6 as [::1]:8080), found "10.0.0.2" (a string): no ":port"`);
+      return true;
+    });
+    writeFileSync(join(dir, 'api-endpoints.yaml'), '- address: 10.0.0.1:8080\n');
+    assert.equal(getCluster(await loadConfig(config, {}), 'api').endpointsFile, join(dir, 'api-endpoints.yaml'));
+    rmSync(join(dir, 'api-endpoints.yaml'));
+    await assert.rejects(loadConfig(config, {}), /proxy\.yaml:8:5: clusters\.api\.endpointsFile: expected a readable JSON or YAML endpoints file, found unreadable file .*api-endpoints\.yaml \(ENOENT: no such file\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

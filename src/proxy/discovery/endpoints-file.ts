@@ -27,7 +27,6 @@ import { clockOption, integerOption, rejectUnknown } from '../../core/options.js
 import { parseAddress } from '../config/address.js';
 import { formatProblem } from '../config/config-error.js';
 import type { ConfigProblem } from '../config/config-error.js';
-import { describeValue } from '../config/load-config.js';
 import { WHY } from '../config/schema.js';
 import { formatPath, SourceMap } from '../config/source-map.js';
 import type { EndpointConfig } from '../config/types.js';
@@ -49,6 +48,18 @@ const entrySchema = z.strictObject(
   { error: () => 'a mapping with "address" and an optional "weight"' },
 );
 const fileSchema = z.array(entrySchema, { error: () => 'a list of endpoints ({ address, weight })' }).min(1, { error: () => 'at least one endpoint (an empty list would remove them all)' });
+
+/** What a value is, for "found ...", in the configuration loader's words. (Not imported from
+ * the loader: the loader reads endpoints files at `--check`, so that would be an import cycle.) */
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (the key is missing)';
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') {
+    const shown = v.length > 60 ? `${JSON.stringify(v.slice(0, 57))}...` : JSON.stringify(v);
+    return /^-?\d+(\.\d+)?$/.test(v) ? `${shown} (a string; remove the quotes)` : `${shown} (a string)`;
+  }
+  return Array.isArray(v) ? 'a list' : 'a mapping';
+}
 
 /**
  * Parse and check endpoints file text; `file` names it in errors. Sorted by address.
@@ -83,7 +94,7 @@ export function parseEndpointsFile(text: string, file: string): EndpointConfig[]
       for (const seg of path) value = value !== null && typeof value === 'object' ? (value as Record<string | number, unknown>)[seg] : undefined;
       const at = path.length === 0 ? { line: 1, column: 1 } : map.locate(path);
       const [expected, why] = issue.message.split(WHY);
-      const found = data === undefined && path.length === 0 ? 'an empty file' : describeValue(value, path[path.length - 1]);
+      const found = data === undefined && path.length === 0 ? 'an empty file' : describe(value);
       add(at, path, expected ?? issue.message, why === undefined ? found : `${found}: ${why}`);
     }
   } else {
