@@ -102,3 +102,15 @@ test('config: loadConfig (and so --check) reads the endpoints file: a bad or mis
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('examples/fleet.yaml loads', async () => {
+  const c = await loadConfig(resolve(import.meta.dirname, '..', '..', 'examples', 'fleet.yaml'), {});
+  assert.deepEqual(
+    c.clusters.map((k) => [k.name, k.balancer, k.discovery?.type ?? null, k.endpointsFile === null ? null : 'file']),
+    [
+      ['api', 'round-robin', 'dns', null],
+      ['payments', 'ring-hash', 'srv', null],
+      ['sessions', 'maglev', null, 'file'],
+    ],
+  );
+});
