@@ -11,3 +11,5 @@ export { diffMembership, isEmptyDiff, memberKey } from './membership.js';
 export type { MemberSpec, MembershipDiff } from './membership.js';
 export { EndpointsFile, parseEndpointsFile } from './endpoints-file.js';
 export type { EndpointsFileEvents, EndpointsFileOptions } from './endpoints-file.js';
+export { ClusterMembership, MembershipError } from './cluster-membership.js';
+export type { ChangeOrigin, MembershipChange, MembershipEvents, MembershipSnapshot, MembershipSource } from './cluster-membership.js';
