@@ -32,7 +32,7 @@ test('config: DNS discovery (dns and srv), an endpoints file, hash balancers; de
   srv:
     balancer: ring-hash
     hashOn: header:X-User-Id
-    discovery: { type: srv, name: _http._tcp.api.internal, refreshIntervalMs: 5000 }
+    discovery: { type: srv, name: _http._tcp.api.internal, refreshIntervalMs: 5000, ipv6: false }
   file:
     endpointsFile: endpoints/api.yaml
 `,
@@ -43,11 +43,11 @@ test('config: DNS discovery (dns and srv), an endpoints file, hash balancers; de
   assert.equal(api.balancer, 'maglev');
   assert.deepEqual(api.hashOn, { kind: 'cookie', name: 'sid' });
   assert.deepEqual(api.endpoints, []);
-  assert.deepEqual(api.discovery, { type: 'dns', name: 'api.internal', port: 8080, resolver: ['127.0.0.1:5353', '[::1]'], refreshIntervalMs: null, minRefreshMs: 1_000, maxRefreshMs: 60_000, queryTimeoutMs: 2_000 });
+  assert.deepEqual(api.discovery, { type: 'dns', name: 'api.internal', port: 8080, resolver: ['127.0.0.1:5353', '[::1]'], refreshIntervalMs: null, minRefreshMs: 1_000, maxRefreshMs: 60_000, queryTimeoutMs: 2_000, ipv6: true });
   assert.equal(api.endpointsFile, null);
   const srv = getCluster(c, 'srv');
   assert.deepEqual(srv.hashOn, { kind: 'header', name: 'x-user-id' });
-  assert.deepEqual(srv.discovery, { type: 'srv', name: '_http._tcp.api.internal', port: null, resolver: null, refreshIntervalMs: 5_000, minRefreshMs: 1_000, maxRefreshMs: 300_000, queryTimeoutMs: 2_000 });
+  assert.deepEqual(srv.discovery, { type: 'srv', name: '_http._tcp.api.internal', port: null, resolver: null, refreshIntervalMs: 5_000, minRefreshMs: 1_000, maxRefreshMs: 300_000, queryTimeoutMs: 2_000, ipv6: false });
   const file = getCluster(c, 'file');
   assert.equal(file.endpointsFile, resolve('/etc/lifeline/endpoints/api.yaml'), 'relative to the config file');
   assert.equal(file.discovery, null);
@@ -70,7 +70,7 @@ test('config: exactly one endpoint source; discovery and hashOn rules; each prob
   ]);
   assert.deepEqual(problems(`${HEAD}    discovery: { type: a, name: x, port: 80, refreshMs: 5 }\n`), [
     'proxy.yaml:8:18: clusters.api.discovery.type: expected one of "dns", "srv", found "a" (a string)',
-    'proxy.yaml:8:46: clusters.api.discovery.refreshMs: unknown key "refreshMs"; known keys here: type, name, port, resolver, refreshIntervalMs, minRefreshMs, maxRefreshMs, queryTimeoutMs',
+    'proxy.yaml:8:46: clusters.api.discovery.refreshMs: unknown key "refreshMs"; known keys here: type, name, port, resolver, refreshIntervalMs, minRefreshMs, maxRefreshMs, queryTimeoutMs, ipv6',
   ]);
   assert.deepEqual(problems(`${HEAD}    balancer: ring-hash\n    endpoints: [{ address: "127.0.0.1:9001" }]\n`), [
     'proxy.yaml:8:5: clusters.api.balancer: expected a "hashOn" key ("header:NAME", "cookie:NAME" or "client-address") with balancer ring-hash, found no hashOn',

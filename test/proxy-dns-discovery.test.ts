@@ -150,9 +150,9 @@ test('dns discovery: SRV targets, ports and weights, lowest priority only; a wei
   }
 });
 
-test('dns discovery: refresh follows the TTL within min/max, or a fixed interval; too many records are refused', { skip }, async () => {
+test('dns discovery: refresh follows the TTL within min/max, or a fixed interval; AAAA records; too many records are refused', { skip }, async () => {
   const many = Array.from({ length: 5 }, (_, i) => `127.0.0.${40 + i} many.test`);
-  const dns = await Dnsmasq.start(binary as string, ['127.0.0.31 ttl.test', ...many], [], 2);
+  const dns = await Dnsmasq.start(binary as string, ['127.0.0.31 ttl.test', ...many, '127.0.0.51 dual.test', '::1 dual.test'], [], 2);
   const open: DnsDiscovery[] = [];
   try {
     const within = new DnsDiscovery({ type: 'dns', name: 'ttl.test', port: 80, resolver: [dns.server], minRefreshMs: 100, maxRefreshMs: 60_000 });
@@ -168,6 +168,14 @@ test('dns discovery: refresh follows the TTL within min/max, or a fixed interval
       }),
     );
     assert.deepEqual(delays, [2_000, 700, 5_000, 250]);
+
+    // AAAA records become bracketed endpoints; ipv6: false asks for A only.
+    const dual = new DnsDiscovery({ type: 'dns', name: 'dual.test', port: 8080, resolver: [dns.server] });
+    const v4 = new DnsDiscovery({ type: 'dns', name: 'dual.test', port: 8080, resolver: [dns.server], ipv6: false });
+    open.push(dual, v4);
+    assert.deepEqual(addresses(await dual.start()), ['127.0.0.51:8080', '[::1]:8080']);
+    assert.deepEqual(addresses(await v4.start()), ['127.0.0.51:8080']);
+    assert.deepEqual(dual.endpoints.map((e) => [e.host, e.port]), [['127.0.0.51', 8080], ['::1', 8080]]);
 
     const limited = new DnsDiscovery({ type: 'dns', name: 'many.test', port: 80, resolver: [dns.server], maxRecords: 3 });
     open.push(limited);
@@ -195,6 +203,7 @@ test('dns discovery: bad options name what is wrong', () => {
     [{ type: 'dns', name: 'api.test', port: 80, resolver: [] }, /resolver must be a non-empty list/],
     [{ type: 'dns', name: 'api.test', port: 80, minRefreshMs: 500, maxRefreshMs: 100 }, /maxRefreshMs/],
     [{ type: 'dns', name: 'api.test', port: 80, refreshMs: 100 }, /refreshMs is not a known option/],
+    [{ type: 'dns', name: '10.0.0.1', port: 80 }, /name must be a DNS name; got the IP address 10\.0\.0\.1 \(list it under endpoints instead\)/],
   ];
   for (const [options, message] of bad) {
     assert.throws(() => new DnsDiscovery(options as never), (e: unknown) => e instanceof InvalidOptionError && message.test(e.message), JSON.stringify(options));

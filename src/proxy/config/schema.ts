@@ -152,7 +152,7 @@ const resolverEntry = z.string(E(RESOLVER)).superRefine((value, ctx) => {
   if (why !== undefined) ctx.addIssue({ code: 'custom', message: RESOLVER + WHY + why });
 });
 
-const discovery = obj('DNS discovery settings (type, name, port, resolver, refreshIntervalMs, minRefreshMs, maxRefreshMs, queryTimeoutMs)', {
+const discovery = obj('DNS discovery settings (type, name, port, resolver, refreshIntervalMs, minRefreshMs, maxRefreshMs, queryTimeoutMs, ipv6)', {
   type: oneOf(['dns', 'srv']),
   name: nonEmpty('a DNS name (type dns) or an SRV name such as "_http._tcp.api.internal" (type srv)'),
   port: int(1, 65535).optional(),
@@ -161,6 +161,7 @@ const discovery = obj('DNS discovery settings (type, name, port, resolver, refre
   minRefreshMs: ms(1).optional(),
   maxRefreshMs: ms(1).optional(),
   queryTimeoutMs: ms(1).max(60_000, E('an integer of milliseconds from 1 to 60000')).optional(),
+  ipv6: bool().optional(),
 });
 
 const cluster = obj('cluster settings', {

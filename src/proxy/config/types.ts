@@ -112,6 +112,8 @@ export interface DiscoveryConfig {
   maxRefreshMs: number;
   /** Timeout of one DNS query try. */
   queryTimeoutMs: number;
+  /** Ask for AAAA records too (nginx's `ipv6=`). */
+  ipv6: boolean;
 }
 
 export interface UpstreamTlsConfig {

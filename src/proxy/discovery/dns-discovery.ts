@@ -22,9 +22,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { ClosedError, InvalidOptionError } from '../../core/errors.js';
-import { clockOption, integerOption, optionalIntegerOption, rejectUnknown } from '../../core/options.js';
+import { booleanOption, clockOption, integerOption, optionalIntegerOption, rejectUnknown } from '../../core/options.js';
+import { IllegalTransitionError } from '../../core/state-table.js';
 import type { EndpointConfig } from '../config/types.js';
 import { DnsDiscoveryError } from './discovery-errors.js';
 import { addressEndpoints, mergeWeighted, priorityGroups, sameEndpoints, srvText } from './dns-answers.js';
@@ -53,6 +55,8 @@ export interface DnsDiscoveryOptions {
   tries?: number;
   /** Records accepted in one answer; more is refused as invalid. Default 256. */
   maxRecords?: number;
+  /** Ask for AAAA records too (nginx's `ipv6=`). Off, an AAAA failure cannot hold up the A answer. Default true. */
+  ipv6?: boolean;
   clock?: Clock;
 }
 
@@ -115,6 +119,7 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
   readonly minRefreshMs: number;
   readonly maxRefreshMs: number;
   readonly maxRecords: number;
+  readonly ipv6: boolean;
   readonly stats: DnsDiscoveryStats = { resolutions: 0, changes: 0, failures: 0, emptyAnswers: 0, invalidAnswers: 0, staleKept: 0, recordProblems: 0 };
   readonly #clock: Clock;
   readonly #resolver: Resolver;
@@ -127,11 +132,12 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
   constructor(options: DnsDiscoveryOptions) {
     super();
     const where = 'DnsDiscovery';
-    const o = rejectUnknown(where, options, ['type', 'name', 'port', 'resolver', 'refreshIntervalMs', 'minRefreshMs', 'maxRefreshMs', 'queryTimeoutMs', 'tries', 'maxRecords', 'clock']);
+    const o = rejectUnknown(where, options, ['type', 'name', 'port', 'resolver', 'refreshIntervalMs', 'minRefreshMs', 'maxRefreshMs', 'queryTimeoutMs', 'tries', 'maxRecords', 'ipv6', 'clock']);
     const type = o['type'];
     if (type !== 'dns' && type !== 'srv') throw new InvalidOptionError(`${where}.type`, `${where}.type must be "dns" or "srv"; got ${JSON.stringify(type)}`);
     this.type = type;
     const name = o['name'];
+    if (typeof name === 'string' && isIP(name) !== 0) throw new InvalidOptionError(`${where}.name`, `${where}.name must be a DNS name; got the IP address ${name} (list it under endpoints instead)`);
     if (typeof name !== 'string' || !HOST_NAME.test(name) || (type === 'srv' && !SRV_NAME.test(name))) {
       const want = type === 'srv' ? 'an SRV name "_service._proto.domain" (e.g. "_http._tcp.api.internal")' : 'a DNS host name';
       throw new InvalidOptionError(`${where}.name`, `${where}.name must be ${want}; got ${JSON.stringify(name)}`);
@@ -146,6 +152,7 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
     const queryTimeoutMs = integerOption(where, o, 'queryTimeoutMs', 2_000, { min: 1, max: 60_000 });
     const tries = integerOption(where, o, 'tries', 2, { min: 1, max: 10 });
     this.maxRecords = integerOption(where, o, 'maxRecords', 256, { min: 1, max: 10_000 });
+    this.ipv6 = booleanOption(where, o, 'ipv6', true);
     this.#clock = clockOption(where, o);
     this.#resolver = new Resolver({ timeout: queryTimeoutMs, tries });
     const servers = o['resolver'];
@@ -190,7 +197,7 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
   }
 
   #move(to: Lifecycle): void {
-    if (!MOVES[this.#state].includes(to)) throw new InvalidOptionError('DnsDiscovery', `DnsDiscovery: cannot go from ${this.#state} to ${to}`);
+    if (!MOVES[this.#state].includes(to)) throw new IllegalTransitionError('DnsDiscovery', this.#state, to);
     this.#state = to;
   }
 
@@ -232,7 +239,7 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
 
   /** A and AAAA of one name; `hardError` when the resolver failed rather than said "none". */
   async #addresses(name: string): Promise<{ records: AddressRecord[]; hardError: Error | undefined }> {
-    const answers = await Promise.allSettled([this.#resolver.resolve4(name, { ttl: true }), this.#resolver.resolve6(name, { ttl: true })]);
+    const answers = await Promise.allSettled(this.ipv6 ? [this.#resolver.resolve4(name, { ttl: true }), this.#resolver.resolve6(name, { ttl: true })] : [this.#resolver.resolve4(name, { ttl: true })]);
     const records: AddressRecord[] = [];
     let hardError: Error | undefined;
     for (const a of answers) {
