@@ -204,12 +204,23 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
   async #run(): Promise<void> {
     this.#timer?.cancel();
     this.#timer = undefined;
-    const outcome = this.type === 'dns' ? await this.#resolveHost() : await this.#resolveSrv();
+    let outcome: Outcome;
+    try {
+      outcome = this.type === 'dns' ? await this.#resolveHost() : await this.#resolveSrv();
+    } catch (err) {
+      outcome = this.#fail('error', `resolution failed (${errText(err)})`, err);
+    }
     if (this.#state === 'closed') return;
-    let delay: number;
+    const delay = outcome.ok ? (this.refreshIntervalMs ?? Math.min(this.maxRefreshMs, Math.max(this.minRefreshMs, outcome.ttlS * 1000))) : (this.refreshIntervalMs ?? this.minRefreshMs);
+    // Scheduled before any listener runs, so a listener that throws cannot stop the refreshes.
+    if (this.#state === 'running') {
+      this.#timer = this.#clock.setTimer(() => {
+        this.#timer = undefined;
+        this.refresh().catch(() => undefined);
+      }, delay);
+    }
     if (outcome.ok) {
       this.stats.resolutions += 1;
-      delay = this.refreshIntervalMs ?? Math.min(this.maxRefreshMs, Math.max(this.minRefreshMs, outcome.ttlS * 1000));
       const changed = !this.#hasGood || !sameEndpoints(this.#endpoints, outcome.endpoints);
       const previous = this.#endpoints;
       this.#endpoints = outcome.endpoints;
@@ -219,22 +230,15 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
         this.emit('endpoints', outcome.endpoints, diffMembership(previous, outcome.endpoints));
       }
       this.emit('resolved', { endpoints: outcome.endpoints, changed, nextRefreshMs: delay });
-    } else {
-      delay = this.refreshIntervalMs ?? this.minRefreshMs;
-      if (outcome.reason === 'error') this.stats.failures += 1;
-      else if (outcome.reason === 'empty') this.stats.emptyAnswers += 1;
-      else this.stats.invalidAnswers += 1;
-      this.stats.staleKept += 1;
-      const kept = this.#endpoints.length;
-      const what = this.#hasGood ? `keeping the last good answer (${kept} endpoint${kept === 1 ? '' : 's'})` : 'no good answer yet (no endpoints)';
-      this.emit('stale', { reason: outcome.reason, error: outcome.error, kept, message: `${outcome.error.message}; ${what}; next try in ${delay} ms` });
+      return;
     }
-    if (this.#state === 'running') {
-      this.#timer = this.#clock.setTimer(() => {
-        this.#timer = undefined;
-        this.refresh().catch(() => undefined);
-      }, delay);
-    }
+    if (outcome.reason === 'error') this.stats.failures += 1;
+    else if (outcome.reason === 'empty') this.stats.emptyAnswers += 1;
+    else this.stats.invalidAnswers += 1;
+    this.stats.staleKept += 1;
+    const kept = this.#endpoints.length;
+    const what = this.#hasGood ? `keeping the last good answer (${kept} endpoint${kept === 1 ? '' : 's'})` : 'no good answer yet (no endpoints)';
+    this.emit('stale', { reason: outcome.reason, error: outcome.error, kept, message: `${outcome.error.message}; ${what}; next try in ${delay} ms` });
   }
 
   /** A and AAAA of one name; `hardError` when the resolver failed rather than said "none". */
@@ -284,13 +288,10 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
       const lists: ReturnType<typeof addressEndpoints>[] = [];
       let ttl = Infinity;
       let resolverDown: Error | undefined;
+      // The group's targets are looked up in parallel; backup groups only if this one yields nothing.
+      for (const r of group) if (!targets.has(r.name)) targets.set(r.name, this.#addresses(r.name));
       for (const r of group) {
-        let target = targets.get(r.name);
-        if (target === undefined) {
-          target = this.#addresses(r.name);
-          targets.set(r.name, target);
-        }
-        const { records, hardError } = await target;
+        const { records, hardError } = await (targets.get(r.name) as Promise<{ records: AddressRecord[]; hardError: Error | undefined }>);
         if (this.#state === 'closed') return this.#fail('error', 'closed');
         if (hardError !== undefined) resolverDown ??= hardError;
         else if (records.length === 0) this.#problem(`the target ${r.name} of the SRV record ${srvText(this.name, r)} does not resolve (no A or AAAA records); skipped`, r);
