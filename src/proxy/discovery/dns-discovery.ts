@@ -92,6 +92,8 @@ export interface DnsDiscoveryEvents {
   problem: [error: DnsDiscoveryError];
 }
 
+/** Longest delay: the configuration's longest duration (2^30 - 1 ms, about 12.4 days). */
+const MAX_MS = 2 ** 30 - 1;
 const SRV_NAME = /^_[A-Za-z0-9-]+\._[A-Za-z0-9-]+\.[A-Za-z0-9]/;
 const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 /** Answers that mean "no such records", not "the resolver failed". */
@@ -146,9 +148,9 @@ export class DnsDiscovery extends EventEmitter<DnsDiscoveryEvents> {
     this.port = optionalIntegerOption(where, o, 'port', { min: 1, max: 65535 });
     if (type === 'dns' && this.port === undefined) throw new InvalidOptionError(`${where}.port`, `${where}.port is required with type "dns" (A and AAAA records carry no port)`);
     if (type === 'srv' && this.port !== undefined) throw new InvalidOptionError(`${where}.port`, `${where}.port is not allowed with type "srv" (the SRV records give the ports)`);
-    this.refreshIntervalMs = optionalIntegerOption(where, o, 'refreshIntervalMs', { min: 1 });
-    this.minRefreshMs = integerOption(where, o, 'minRefreshMs', 1_000, { min: 1 });
-    this.maxRefreshMs = integerOption(where, o, 'maxRefreshMs', 300_000, { min: this.minRefreshMs, note: '(and >= minRefreshMs)' });
+    this.refreshIntervalMs = optionalIntegerOption(where, o, 'refreshIntervalMs', { min: 1, max: MAX_MS });
+    this.minRefreshMs = integerOption(where, o, 'minRefreshMs', 1_000, { min: 1, max: MAX_MS });
+    this.maxRefreshMs = integerOption(where, o, 'maxRefreshMs', 300_000, { min: this.minRefreshMs, max: MAX_MS, note: '(and >= minRefreshMs)' });
     const queryTimeoutMs = integerOption(where, o, 'queryTimeoutMs', 2_000, { min: 1, max: 60_000 });
     const tries = integerOption(where, o, 'tries', 2, { min: 1, max: 10 });
     this.maxRecords = integerOption(where, o, 'maxRecords', 256, { min: 1, max: 10_000 });
