@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffMembership, EndpointsFile, EndpointsFileError, isEmptyDiff, parseEndpointsFile } from '../src/proxy/discovery/index.js';
@@ -103,6 +103,33 @@ test('endpoints file: an atomic rename replaces the set; a bad file is refused w
   assert.equal(events.length, count, 'a closed watcher reported a change');
   await assert.rejects(f.reload(), /closed/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('endpoints file: a Kubernetes-style ConfigMap update (a swapped ..data symlink) is seen; other files in the directory are ignored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-endpoints-'));
+  // The layout kubelet makes: api.yaml -> ..data/api.yaml, ..data -> ..v1 (swapped by rename).
+  mkdirSync(join(dir, '..v1'));
+  writeFileSync(join(dir, '..v1', 'api.yaml'), '- address: 10.0.0.1:80\n');
+  symlinkSync('..v1', join(dir, '..data'));
+  symlinkSync(join('..data', 'api.yaml'), join(dir, 'api.yaml'));
+  const f = new EndpointsFile({ path: join(dir, 'api.yaml'), debounceMs: 50 });
+  const events: string[] = [];
+  for (const e of ['endpoints', 'unchanged', 'rejected'] as const) f.on(e, () => events.push(e));
+  try {
+    assert.deepEqual(pairs(await f.start()), [['10.0.0.1:80', 1]]);
+    writeFileSync(join(dir, 'unrelated.txt'), 'x');
+    await sleep(400);
+    assert.deepEqual(events, ['endpoints'], 'an unrelated file changed nothing');
+    const changed = next(f, 'endpoints');
+    mkdirSync(join(dir, '..v2'));
+    writeFileSync(join(dir, '..v2', 'api.yaml'), '- address: 10.0.0.2:80\n');
+    symlinkSync('..v2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    assert.deepEqual(pairs((await changed)[0]), [['10.0.0.2:80', 1]]);
+  } finally {
+    f.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('endpoints file: a bad file at start is refused (nothing to keep); bad options are named', async () => {

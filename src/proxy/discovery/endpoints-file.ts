@@ -6,7 +6,7 @@
  * (write a temporary file in the same directory, then rename it over the old one): the
  * directory is watched, not the file, because a rename gives the path a new inode that a watch
  * on the old file would never see. Events are debounced (`debounceMs`) so that a burst of
- * writes is read once.
+ * writes is read once, and a read that finds the same text as the last one says nothing.
  *
  * A file that cannot be read, does not parse, or breaks a rule (bad address, weight out of
  * range, unknown key, duplicate address, empty list) is refused whole with an
@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -152,6 +152,8 @@ export class EndpointsFile extends EventEmitter<EndpointsFileEvents> {
   #watcher: FSWatcher | undefined;
   #debounce: TimerHandle | undefined;
   #reading: Promise<void> | undefined;
+  /** The text of the last read, good or bad; after a failed read, a marker with its error code. */
+  #lastText: string | undefined;
   #again = false;
 
   constructor(options: EndpointsFileOptions) {
@@ -176,10 +178,10 @@ export class EndpointsFile extends EventEmitter<EndpointsFileEvents> {
     this.#endpoints = first;
     this.stats.loads += 1;
     this.#state = 'watching';
-    const name = basename(this.path);
-    this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, filename) => {
-      if (filename === null || filename.toString() === name) this.#schedule();
-    });
+    // Every event in the directory schedules a read, not only those naming the file: Kubernetes
+    // updates a mounted ConfigMap by swapping a `..data` symlink, and the event names that. A
+    // read whose text is the same as the last one's is dropped without an event.
+    this.#watcher = watch(dirname(this.path), { persistent: false }, () => this.#schedule());
     this.#watcher.on('error', (err) => {
       this.stats.rejections += 1;
       this.emit('rejected', new EndpointsFileError(this.path, `${this.path}: watching its directory failed (${err.message}); the old endpoints are kept (${this.#endpoints.length})`, { cause: err }));
@@ -222,8 +224,10 @@ export class EndpointsFile extends EventEmitter<EndpointsFileEvents> {
   async #reloadLoop(): Promise<void> {
     do {
       this.#again = false;
+      const previousText = this.#lastText;
       const next = await this.#read();
       if (this.#state === 'closed') return;
+      if (this.#lastText !== undefined && this.#lastText === previousText) continue;
       if (next instanceof EndpointsFileError) {
         this.stats.rejections += 1;
         const kept = this.#endpoints.length;
@@ -246,8 +250,10 @@ export class EndpointsFile extends EventEmitter<EndpointsFileEvents> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
+      this.#lastText = text;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
+      this.#lastText = `\u0000${String(code)}`;
       return new EndpointsFileError(this.path, `${this.path}:1:1: cannot read the endpoints file (${typeof code === 'string' ? code : String(err)})`, { cause: err });
     }
     try {
