@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DnsDiscovery } from '../src/proxy/discovery/index.js';
 import type { DnsDiscoveryEvents } from '../src/proxy/discovery/index.js';
 import { InvalidOptionError } from '../src/core/errors.js';
+import { addressEndpoints, mergeWeighted, priorityGroups, srvText } from '../src/proxy/discovery/dns-answers.js';
 import { Dnsmasq, dnsmasqBinary } from './helpers/dnsmasq.js';
 import { skipFor } from './helpers/lease-prerequisites.js';
 
@@ -211,4 +212,20 @@ test('dns discovery: bad options name what is wrong', () => {
   const ok = new DnsDiscovery({ type: 'dns', name: 'api.test', port: 80, resolver: ['127.0.0.1:5353', '[::1]:53', '10.0.0.2'] });
   assert.deepEqual(ok.endpoints, []);
   ok.close();
+});
+
+test('dns answers: addresses dedupe and bracket IPv6; SRV groups by priority; the same address:port from two records adds weights', () => {
+  assert.deepEqual(
+    addressEndpoints([{ address: '10.0.0.2', ttl: 5 }, { address: '2001:db8::1', ttl: 5 }, { address: '10.0.0.2', ttl: 9 }], 443).map((e) => [e.address, e.host, e.port, e.weight]),
+    [['10.0.0.2:443', '10.0.0.2', 443, 1], ['[2001:db8::1]:443', '2001:db8::1', 443, 1]],
+  );
+  const groups = priorityGroups([
+    { name: 'b', port: 1, priority: 10, weight: 1 },
+    { name: 'a', port: 1, priority: 0, weight: 1 },
+    { name: 'c', port: 1, priority: 10, weight: 1 },
+  ]);
+  assert.deepEqual(groups.map((g) => g.map((r) => r.name)), [['a'], ['b', 'c']]);
+  const merged = mergeWeighted([addressEndpoints([{ address: '10.0.0.1', ttl: 1 }], 80, 10), addressEndpoints([{ address: '10.0.0.1', ttl: 1 }, { address: '10.0.0.3', ttl: 1 }], 80, 5)]);
+  assert.deepEqual(merged.map((e) => [e.address, e.weight]), [['10.0.0.1:80', 15], ['10.0.0.3:80', 5]]);
+  assert.equal(srvText('_http._tcp.x', { name: '', port: 0, priority: 0, weight: 0 }), '_http._tcp.x SRV 0 0 0 .');
 });
