@@ -185,7 +185,7 @@ function badConfigs(dir: string): BadConfig[] {
     { kind: 'unreadable TLS key file (a directory)', text: https(join(dir, 'a-directory.pem')), expect: /:7:\d+: listeners\[0\]\.tls\.keyFile: .*unreadable file .*a-directory\.pem \(EISDIR/ },
     { kind: 'invalid YAML', text: edit('    address: 127.0.0.1:0\n', '   address: 127.0.0.1:0\n'), expect: /:3:\d+: invalid YAML or JSON/ },
     { kind: 'empty file', text: '', expect: /:1:1: expected a mapping with at least "listeners" and "clusters", found an empty file/ },
-    { kind: 'unknown balancer', text: edit('  app:\n', '  app:\n    balancer: fastest\n'), expect: /:8:\d+: clusters\.app\.balancer: expected one of "round-robin", "least-connections", "p2c-ewma", found "fastest"/ },
+    { kind: 'unknown balancer', text: edit('  app:\n', '  app:\n    balancer: fastest\n'), expect: /:8:\d+: clusters\.app\.balancer: expected one of "round-robin", "least-connections", "p2c-ewma", "ring-hash", "maglev", found "fastest"/ },
   ];
 }
 

@@ -74,7 +74,10 @@ test('defaults: a minimal config comes back with every default filled in', () =>
   assert.deepEqual(demo, {
     name: 'demo',
     balancer: 'round-robin',
+    hashOn: null,
     endpoints: [{ address: '127.0.0.1:9001', host: '127.0.0.1', port: 9001, weight: 1 }],
+    discovery: null,
+    endpointsFile: null,
     tls: { enabled: false, servername: null, caFile: null, rejectUnauthorized: true, sessionCacheSize: 100 },
     pool: { maxIdlePerEndpoint: 64, idleTimeoutMs: 60_000, hintMarginMs: 1_000, defaultBackendIdleMs: 5_000, maxConnectionsPerEndpoint: 0, maxRequestsPerConnection: 0 },
     timeouts: { connectTimeoutMs: 5_000, responseHeadersTimeoutMs: 60_000, idleStreamTimeoutMs: 300_000 },
@@ -266,7 +269,7 @@ test('bad config: malformed addresses and ports out of range', () => {
 });
 
 test('bad config: unknown balancer, weight out of range, bad expectStatus', () => {
-  oneProblem(withText('    endpoints:', '    balancer: fastest\n    endpoints:'), /^proxy\.yaml:8:5: clusters\.demo\.balancer: expected one of "round-robin", "least-connections", "p2c-ewma", found "fastest" \(a string\)$/m);
+  oneProblem(withText('    endpoints:', '    balancer: fastest\n    endpoints:'), /^proxy\.yaml:8:5: clusters\.demo\.balancer: expected one of "round-robin", "least-connections", "p2c-ewma", "ring-hash", "maglev", found "fastest" \(a string\)$/m);
   oneProblem(MINIMAL.replace('9001\n', '9001\n        weight: 1001\n'), /clusters\.demo\.endpoints\[0\]\.weight: expected an integer from 1 to 1000, found 1001$/m);
   oneProblem(MINIMAL + '    healthCheck: { expectStatus: "399-200" }\n', /^proxy\.yaml:10:20: clusters\.demo\.healthCheck\.expectStatus: expected a status from 100 to 599, or a range such as "200-399", found "399-200" \(a string\)$/m);
 });

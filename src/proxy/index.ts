@@ -1,11 +1,12 @@
 /**
  * `lifeline/proxy`: the reverse proxy / load balancer and its parts: configuration, balancers,
- * health checks, outlier detection and metrics.
+ * health checks, outlier detection, metrics, and endpoint discovery (DNS, a watched file).
  */
 export * from './config/index.js';
 export * from './balancer/index.js';
 export * from './health/index.js';
 export * from './metrics/index.js';
+export * from './discovery/index.js';
 export { Proxy } from './proxy.js';
 export type { ProxyStartOptions, DrainResult } from './proxy.js';
 export * from './log/index.js';

@@ -9,12 +9,16 @@ import { InvalidOptionError } from '../../core/errors.js';
 import { functionOption, rejectUnknown } from '../../core/options.js';
 import { LatencyEwma } from './latency-ewma.js';
 import { LeastConnectionsBalancer } from './least-connections.js';
+import { MaglevBalancer } from './maglev.js';
 import { P2cEwmaBalancer } from './p2c-ewma.js';
+import { RingHashBalancer } from './ring-hash.js';
 import { RoundRobinBalancer } from './round-robin.js';
 import type { UpstreamEndpoint } from './upstream-endpoint.js';
 
-export type BalancerKind = 'round-robin' | 'least-connections' | 'p2c-ewma';
-export const BALANCER_KINDS: readonly BalancerKind[] = ['round-robin', 'least-connections', 'p2c-ewma'];
+export type BalancerKind = 'round-robin' | 'least-connections' | 'p2c-ewma' | 'ring-hash' | 'maglev';
+export const BALANCER_KINDS: readonly BalancerKind[] = ['round-robin', 'least-connections', 'p2c-ewma', 'ring-hash', 'maglev'];
+/** The kinds that pick by a request key (see hash-on.ts); without a key they rotate by weight. */
+export const HASH_BALANCER_KINDS: readonly BalancerKind[] = ['ring-hash', 'maglev'];
 
 export interface Balancer {
   readonly kind: BalancerKind;
@@ -24,8 +28,10 @@ export interface Balancer {
    * choice. `nowMs`: the current time on the LatencyEwma's clock if the caller has it (the
    * request's arrival time will do); p2c-ewma otherwise reads the clock itself (~130 ns measured
    * on the bench machine, as much as the rest of the pick). O(n), no allocation.
+   * `key`: the request's hash key (see `hashKey` in hash-on.ts) for ring-hash and maglev, which
+   * send one key to one endpoint; the other kinds ignore it.
    */
-  pick(endpoints: readonly UpstreamEndpoint[], avoid?: UpstreamEndpoint, nowMs?: number): UpstreamEndpoint | undefined;
+  pick(endpoints: readonly UpstreamEndpoint[], avoid?: UpstreamEndpoint, nowMs?: number, key?: string): UpstreamEndpoint | undefined;
 }
 
 export interface BalancerOptions {
@@ -56,6 +62,10 @@ export function createBalancer(kind: BalancerKind, options?: BalancerOptions): B
       return new LeastConnectionsBalancer();
     case 'p2c-ewma':
       return new P2cEwmaBalancer(latency ?? new LatencyEwma(), random);
+    case 'ring-hash':
+      return new RingHashBalancer();
+    case 'maglev':
+      return new MaglevBalancer();
     default:
       throw new InvalidOptionError('kind', `balancer kind must be one of ${BALANCER_KINDS.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(kind)}`);
   }

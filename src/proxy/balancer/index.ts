@@ -11,6 +11,9 @@
  *   - `round-robin`: nginx's smooth weighted round robin.
  *   - `least-connections`: least `activeRequests / weight`, ties by weighted rotation.
  *   - `p2c-ewma`: power of two choices (weighted draw) on peak-EWMA latency x (active + 1).
+ *   - `ring-hash`, `maglev`: consistent hashing on a request key (`pick(..., key)`, the key from
+ *     `hashKey(parseHashOn('cookie:sid'), head, clientAddress)`): one key, one endpoint, on every
+ *     instance with the same endpoint set. Without a key they rotate by weight.
  *
  * @example
  *   const latency = new LatencyEwma({ halfLifeMs: 10_000 });
@@ -19,11 +22,18 @@
  *   const ep = balancer.pick(endpoints);
  *   if (ep) { ep.activeRequests++; ...; latency.record(ep, ttfbMs); ep.activeRequests--; }
  */
-export { createBalancer, BALANCER_KINDS } from './balancer.js';
+export { createBalancer, BALANCER_KINDS, HASH_BALANCER_KINDS } from './balancer.js';
 export type { Balancer, BalancerKind, BalancerOptions } from './balancer.js';
 export { RoundRobinBalancer } from './round-robin.js';
 export { LeastConnectionsBalancer } from './least-connections.js';
 export { P2cEwmaBalancer } from './p2c-ewma.js';
+export { RingHashBalancer } from './ring-hash.js';
+export type { RingHashOptions } from './ring-hash.js';
+export { MaglevBalancer } from './maglev.js';
+export type { MaglevOptions } from './maglev.js';
+export { hashKey, hashOnProblem, parseHashOn } from './hash-on.js';
+export type { HashOn, HashableHead } from './hash-on.js';
+export { keyHash32 } from './hash.js';
 export { LatencyEwma } from './latency-ewma.js';
 export type { LatencyEwmaOptions } from './latency-ewma.js';
 export { createEndpoint, MAX_WEIGHT } from './upstream-endpoint.js';

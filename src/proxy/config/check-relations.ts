@@ -7,7 +7,7 @@
  */
 import { addressesCollide, isLoopbackHost, parseAddress } from './address.js';
 import type { ParsedAddress } from './address.js';
-import { CLIENT_DEFAULTS, DRAIN_DEFAULTS, HEALTH_CHECK_DEFAULTS, OUTLIER_DEFAULTS, POOL_DEFAULTS, WEBSOCKET_DEFAULTS } from './defaults.js';
+import { CLIENT_DEFAULTS, DISCOVERY_DEFAULTS, DRAIN_DEFAULTS, HEALTH_CHECK_DEFAULTS, OUTLIER_DEFAULTS, POOL_DEFAULTS, WEBSOCKET_DEFAULTS } from './defaults.js';
 import { formatPath } from './source-map.js';
 import type { KeyPath } from './source-map.js';
 import { suggest } from './suggest.js';
@@ -150,6 +150,7 @@ export function checkRelations(rawData: unknown): RelationProblem[] {
       if (first !== undefined) out.push({ path: [...at, 'endpoints', i, 'address'], expected: 'an endpoint address not already in this cluster (raise "weight" instead)', found: `"${a.address}", the address of endpoints[${first}]` });
       else seen.set(key, i);
     });
+    checkSources(cluster, at, out);
     const pool = [{ obj: rec(cluster['pool']), path: [...at, 'pool'] }];
     const margin = pick(pool, 'hintMarginMs', POOL_DEFAULTS.hintMarginMs);
     relate(out, margin, pick(pool, 'idleTimeoutMs', POOL_DEFAULTS.idleTimeoutMs), false, 'hintMarginMs', 'idleTimeoutMs');
@@ -172,6 +173,40 @@ export function checkRelations(rawData: unknown): RelationProblem[] {
     relate(out, ping, wsIdle, false, 'pingIntervalMs', 'idleTimeoutMs', ' so that pings keep an idle tunnel open');
   }
   return dedupe(out);
+}
+
+const SOURCES = ['endpoints', 'discovery', 'endpointsFile'] as const;
+const HASH_KINDS = ['ring-hash', 'maglev'];
+const SRV_NAME = /^_[A-Za-z0-9-]+\._[A-Za-z0-9-]+\.[A-Za-z0-9]/;
+
+/** Where a cluster's endpoints come from (exactly one source), DNS discovery's own rules, and
+ * hashOn going with a hash balancer. */
+function checkSources(cluster: Rec, at: KeyPath, out: RelationProblem[]): void {
+  const present = SOURCES.filter((k) => cluster[k] !== undefined);
+  const one = 'exactly one of "endpoints" (a static list), "discovery" (DNS) or "endpointsFile"';
+  if (present.length === 0) out.push({ path: at, expected: one, found: 'none of them' });
+  else if (present.length > 1) out.push({ path: [...at, present[1] as string], expected: one, found: present.map((k) => `"${k}"`).join(' and ') });
+
+  const d = rec(cluster['discovery']);
+  if (d !== undefined) {
+    const dat: KeyPath = [...at, 'discovery'];
+    if (d['type'] === 'dns' && d['port'] === undefined) out.push({ path: dat, expected: 'a "port" with type dns (A and AAAA records carry no port)', found: 'no port' });
+    if (d['type'] === 'srv' && d['port'] !== undefined) out.push({ path: [...dat, 'port'], expected: 'no "port" with type srv (the SRV records give the ports)', found: JSON.stringify(d['port']) });
+    if (d['type'] === 'srv' && typeof d['name'] === 'string' && !SRV_NAME.test(d['name'])) {
+      out.push({ path: [...dat, 'name'], expected: 'an SRV name "_service._proto.domain" (e.g. "_http._tcp.api.internal")', found: JSON.stringify(d['name']) });
+    }
+    const layers = [{ obj: d, path: dat }];
+    relate(out, pick(layers, 'minRefreshMs', DISCOVERY_DEFAULTS.minRefreshMs), pick(layers, 'maxRefreshMs', DISCOVERY_DEFAULTS.maxRefreshMs), true, 'minRefreshMs', 'maxRefreshMs');
+  }
+
+  const balancer = cluster['balancer'];
+  const hashing = typeof balancer === 'string' && HASH_KINDS.includes(balancer);
+  if (hashing && cluster['hashOn'] === undefined) {
+    out.push({ path: [...at, 'balancer'], expected: `a "hashOn" key ("header:NAME", "cookie:NAME" or "client-address") with balancer ${balancer}`, found: 'no hashOn' });
+  }
+  if (!hashing && cluster['hashOn'] !== undefined) {
+    out.push({ path: [...at, 'hashOn'], expected: 'hashOn only with balancer ring-hash or maglev', found: `balancer ${typeof balancer === 'string' ? balancer : 'round-robin (the default)'}` });
+  }
 }
 
 function checkClient(layers: { obj: Rec | undefined; path: KeyPath }[], out: RelationProblem[]): void {

@@ -75,6 +75,9 @@ export const OUTLIER_DEFAULTS: Readonly<OutlierDetectionConfig> = {
   maxEjectionPercent: 50,
 };
 
+/** DNS discovery: nginx re-resolves on the TTL; the bounds keep a TTL of 0 from flooding the
+ * resolver and a TTL of a day from hiding a change for a day. */
+export const DISCOVERY_DEFAULTS = { minRefreshMs: 1_000, maxRefreshMs: 300_000, queryTimeoutMs: 2_000, ipv6: true } as const;
 export const WEBSOCKET_DEFAULTS = { idleTimeoutMs: 300_000, pingIntervalMs: 0, pingTimeoutMs: 10_000 } as const;
 export const DRAIN_DEFAULTS = { timeoutMs: 30_000, spreadMs: 5_000 } as const;
 /** Used by `admin: {}`; an absent or null `admin` means no admin listener. */

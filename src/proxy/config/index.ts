@@ -15,6 +15,7 @@ export type {
   BalancerName,
   ClientConfig,
   ClusterConfig,
+  DiscoveryConfig,
   DrainConfig,
   EndpointConfig,
   HealthCheckConfig,

@@ -11,6 +11,8 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { LifelineError } from '../../core/errors.js';
+import { EndpointsFileError } from '../discovery/discovery-errors.js';
+import { parseEndpointsFile } from '../discovery/endpoints-file.js';
 import { checkRelations } from './check-relations.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigProblem } from './config-error.js';
@@ -76,7 +78,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   }
   const { config, problems, map } = analyze(text, file, env);
   if (config === undefined || map === undefined || problems.length > 0) throw new ConfigError(problems);
-  const fileProblems = await checkTlsFiles(config, file, map);
+  const fileProblems = [...(await checkTlsFiles(config, file, map)), ...(await checkEndpointsFiles(config, file, map))];
   if (fileProblems.length > 0) throw new ConfigError(fileProblems);
   return config;
 }
@@ -146,6 +148,28 @@ async function checkTlsFiles(config: ProxyConfig, file: string, map: SourceMap):
     const at: KeyPath = ['clusters', c.name, 'tls', 'caFile'];
     const ca = await read(c.tls.caFile, at, 'a readable PEM CA bundle');
     if (ca !== undefined) checkCa(ca, c.tls.caFile, at);
+  }
+  return out;
+}
+
+/** An `endpointsFile` must be readable and valid at start (later a bad one is refused and the old set kept). */
+async function checkEndpointsFiles(config: ProxyConfig, file: string, map: SourceMap): Promise<ConfigProblem[]> {
+  const out: ConfigProblem[] = [];
+  for (const c of config.clusters) {
+    if (c.endpointsFile === null) continue;
+    const at: KeyPath = ['clusters', c.name, 'endpointsFile'];
+    const r = await readable(c.endpointsFile);
+    if (!('text' in r)) {
+      out.push(problem(file, map.locate(at), at, 'a readable JSON or YAML endpoints file', `unreadable file ${r.why}`));
+      continue;
+    }
+    try {
+      parseEndpointsFile(r.text, c.endpointsFile);
+    } catch (err) {
+      if (!(err instanceof EndpointsFileError)) throw err;
+      const detail = err.message.split('\n').slice(1).join('; ');
+      out.push(problem(file, map.locate(at), at, 'a valid endpoints file', `${c.endpointsFile}, refused: ${detail}`));
+    }
   }
   return out;
 }

@@ -11,6 +11,7 @@ import { parseAddress } from './address.js';
 import {
   ADMIN_ADDRESS,
   CLIENT_DEFAULTS,
+  DISCOVERY_DEFAULTS,
   DRAIN_DEFAULTS,
   HEALTH_CHECK_DEFAULTS,
   OUTLIER_DEFAULTS,
@@ -23,6 +24,7 @@ import {
   UPSTREAM_TLS_DEFAULTS,
   WEBSOCKET_DEFAULTS,
 } from './defaults.js';
+import { parseHashOn } from '../balancer/hash-on.js';
 import { parseStatusRange } from './schema.js';
 import type { RawConfig } from './schema.js';
 import type { AccessLogConfig, AddressConfig, ClientConfig, ClusterConfig, ListenerConfig, ProxyConfig, TcpKeepAliveConfig } from './types.js';
@@ -86,7 +88,21 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
   const clusters: ClusterConfig[] = Object.entries(raw.clusters).map(([name, c]: [string, RawCluster]) => ({
     name,
     balancer: c.balancer ?? 'round-robin',
-    endpoints: c.endpoints.map((e) => ({ ...addr(e.address, 1), weight: e.weight ?? 1 })),
+    hashOn: c.hashOn === undefined ? null : parseHashOn(c.hashOn),
+    endpoints: (c.endpoints ?? []).map((e) => ({ ...addr(e.address, 1), weight: e.weight ?? 1 })),
+    discovery:
+      c.discovery === undefined
+        ? null
+        : {
+            ...DISCOVERY_DEFAULTS,
+            ...defined(c.discovery),
+            type: c.discovery.type,
+            name: c.discovery.name,
+            port: c.discovery.port ?? null,
+            resolver: c.discovery.resolver ?? null,
+            refreshIntervalMs: c.discovery.refreshIntervalMs ?? null,
+          },
+    endpointsFile: c.endpointsFile === undefined ? null : path(c.endpointsFile),
     tls: {
       ...UPSTREAM_TLS_DEFAULTS,
       ...defined(c.tls),

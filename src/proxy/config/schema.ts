@@ -11,6 +11,8 @@
  */
 import { z } from 'zod';
 import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
+import { hashOnProblem } from '../balancer/hash-on.js';
+import { resolverProblem } from '../discovery/resolver-address.js';
 import { parseAddress } from './address.js';
 import { knownKeysOf, WHY } from '../../core/config/analyze-document.js';
 
@@ -142,9 +144,36 @@ const healthCheck = obj('health check settings', {
   fall: int(1, 100).optional(),
 }).nullable();
 
+const HASH_ON = '"header:NAME", "cookie:NAME" or "client-address"';
+const hashOn = z.string(E(HASH_ON)).superRefine((value, ctx) => {
+  const why = hashOnProblem(value);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: HASH_ON + WHY + why });
+});
+
+const RESOLVER = 'a DNS server as "ip" or "ip:port" ([v6]:port)';
+const resolverEntry = z.string(E(RESOLVER)).superRefine((value, ctx) => {
+  const why = resolverProblem(value);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: RESOLVER + WHY + why });
+});
+
+const discovery = obj('DNS discovery settings (type, name, port, resolver, refreshIntervalMs, minRefreshMs, maxRefreshMs, queryTimeoutMs, ipv6)', {
+  type: oneOf(['dns', 'srv']),
+  name: nonEmpty('a DNS name (type dns) or an SRV name such as "_http._tcp.api.internal" (type srv)'),
+  port: int(1, 65535).optional(),
+  resolver: z.array(resolverEntry, E('a list of DNS servers ("ip:port")')).min(1, E('at least one DNS server')).optional(),
+  refreshIntervalMs: ms(1).optional(),
+  minRefreshMs: ms(1).optional(),
+  maxRefreshMs: ms(1).optional(),
+  queryTimeoutMs: ms(1).max(60_000, E('an integer of milliseconds from 1 to 60000')).optional(),
+  ipv6: bool().optional(),
+});
+
 const cluster = obj('cluster settings', {
-  balancer: oneOf(['round-robin', 'least-connections', 'p2c-ewma']).optional(),
-  endpoints: z.array(endpoint, E('a list of endpoints')).min(1, E('at least one endpoint')),
+  balancer: oneOf(['round-robin', 'least-connections', 'p2c-ewma', 'ring-hash', 'maglev']).optional(),
+  hashOn: hashOn.optional(),
+  endpoints: z.array(endpoint, E('a list of endpoints')).min(1, E('at least one endpoint')).optional(),
+  discovery: discovery.optional(),
+  endpointsFile: nonEmpty('the path of a JSON or YAML endpoints file').optional(),
   tls: obj('upstream TLS settings', {
     enabled: bool().optional(),
     servername: nonEmpty('a server name for SNI').optional(),

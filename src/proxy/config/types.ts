@@ -7,6 +7,8 @@
  * All durations are integer milliseconds and their names end in `Ms`.
  */
 
+import type { HashOn } from '../balancer/hash-on.js';
+
 /** A `host:port` pair as written (`address`) and split (`host` without brackets, `port`). */
 export interface AddressConfig {
   /** As written in the file, e.g. `127.0.0.1:8080` or `[::1]:8080`. */
@@ -92,7 +94,28 @@ export interface EndpointConfig extends AddressConfig {
   weight: number;
 }
 
-export type BalancerName = 'round-robin' | 'least-connections' | 'p2c-ewma';
+export type BalancerName = 'round-robin' | 'least-connections' | 'p2c-ewma' | 'ring-hash' | 'maglev';
+
+/** A cluster's endpoints from DNS (see `DnsDiscovery`, whose options these are). */
+export interface DiscoveryConfig {
+  /** `dns`: A/AAAA records of `name`, each with `port`; `srv`: SRV records (targets, ports, weights). */
+  type: 'dns' | 'srv';
+  name: string;
+  /** The endpoints' port with `dns`; `null` with `srv` (the records carry it). */
+  port: number | null;
+  /** DNS servers as `ip:port`; `null` = the system's resolver. */
+  resolver: string[] | null;
+  /** Re-resolve at this fixed interval; `null` = on the answer's TTL within min/max. */
+  refreshIntervalMs: number | null;
+  /** Shortest interval between resolutions (also the retry delay after a failure). */
+  minRefreshMs: number;
+  /** Longest interval between resolutions, whatever the TTL. */
+  maxRefreshMs: number;
+  /** Timeout of one DNS query try. */
+  queryTimeoutMs: number;
+  /** Ask for AAAA records too (nginx's `ipv6=`). */
+  ipv6: boolean;
+}
 
 export interface UpstreamTlsConfig {
   enabled: boolean;
@@ -165,7 +188,15 @@ export type RetryCondition = 'connect-failure' | 'reset' | 'response-timeout' | 
 export interface ClusterConfig {
   name: string;
   balancer: BalancerName;
+  /** What `ring-hash` and `maglev` hash; non-null exactly when `balancer` is one of them. */
+  hashOn: HashOn | null;
+  /** The static endpoints; empty when `discovery` or `endpointsFile` supplies them (exactly one
+   * of the three is set). */
   endpoints: EndpointConfig[];
+  /** DNS discovery; `null` = not used. */
+  discovery: DiscoveryConfig | null;
+  /** Absolute path of a watched endpoints file (see `EndpointsFile`); `null` = not used. */
+  endpointsFile: string | null;
   tls: UpstreamTlsConfig;
   pool: PoolConfig;
   timeouts: UpstreamTimeoutsConfig;
