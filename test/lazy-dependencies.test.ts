@@ -25,7 +25,8 @@ const ALLOWED: Record<string, readonly Dep[]> = {
   './transport': [],
   './agent': [],
   './server': [],
-  './tunnel': ['ws'],
+  // The tunnel's metrics go through prom-client (a regular dependency, not an optional one).
+  './tunnel': ['ws', 'prom-client'],
   './lease': [],
   './awake': [],
   './proxy': ['prom-client', 'yaml', 'zod'],
@@ -58,7 +59,7 @@ function loadedBy(dir: string, subpath: string): { deps: Dep[]; urls: string[] }
   writeFileSync(log, '');
   const hooks = pathToFileURL(join(dir, 'hooks.mjs')).href;
   const register = registerScript(hooks);
-  const specifier = subpath === '.' ? 'lifeline' : `lifeline/${subpath.slice(2)}`;
+  const specifier = subpath === '.' ? 'lifeline-keepalive' : `lifeline-keepalive/${subpath.slice(2)}`;
   // Imported by its package name (self-reference through package.json exports), as a user would.
   execFileSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`], {
     cwd: root,
@@ -99,7 +100,7 @@ test('lifeline/lease loads ioredis once a Redis store is made, not before', () =
     writeFileSync(log, '');
     const register = registerScript(pathToFileURL(join(dir, 'hooks.mjs')).href);
     // Nothing listens on port 1: the store is made and closed, never used.
-    const script = `const { RedisLeaseStore } = await import('lifeline/lease');
+    const script = `const { RedisLeaseStore } = await import('lifeline-keepalive/lease');
       const { readFileSync } = await import('node:fs');
       const { createRequire } = await import('node:module');
       const seen = () => readFileSync(process.env.LIFELINE_RESOLVED_LOG, 'utf8').includes('/node_modules/ioredis/') || Object.keys(createRequire(process.cwd() + '/').cache).some((f) => f.includes('/node_modules/ioredis/'));

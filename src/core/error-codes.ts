@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ERR_CLOSED: { layer: 'core', kind: 'error', meaning: 'the object was used after close()' },
   ERR_ILLEGAL_TRANSITION: { layer: 'core', kind: 'error', meaning: 'a state machine was asked for a move its transition table does not allow: a bug, never a runtime condition' },
   ERR_SSL: { layer: 'core', kind: 'match', meaning: "prefix of Node's OpenSSL error codes: a socket error with it is the close reason tls_error" },
+  ERR_TLS_CERT_ALTNAME_INVALID: { layer: 'core', kind: 'match', meaning: "Node's code for a certificate that does not name the host: the tunnel reports it as a fingerprint/name mismatch (fatal)" },
   ERR_TLS: { layer: 'core', kind: 'match', meaning: "prefix of Node's TLS error codes: a socket error with it is the close reason tls_error" },
   // transport
   ERR_TCP_KEEPALIVE: { layer: 'transport', kind: 'error', meaning: 'setting TCP keepalive options on a socket failed (the cause is the system error)' },
@@ -94,6 +95,20 @@ export const ERROR_CODES = {
   ERR_TUNNEL_DONE: { layer: 'tunnel', kind: 'answer', meaning: 'the client is closing: GOAWAY to the server' },
   ERR_TUNNEL_LISTEN: { layer: 'tunnel', kind: 'error', meaning: 'a tunnel listener has no TCP address' },
   ERR_TUNNEL_KEYGEN: { layer: 'tunnel', kind: 'error', meaning: 'generating a key or certificate with openssl failed' },
+  // proxy: admin, dashboard and fleet
+  ERR_ADMIN_UNPROTECTED: { layer: 'proxy', kind: 'error', meaning: 'the admin listener is bound off loopback without admin.token: the proxy refuses to start' },
+  ERR_DASHBOARD_ASSETS: { layer: 'proxy', kind: 'error', meaning: "the dashboard's files were not found in the package" },
+  ERR_BAD_REQUEST: { layer: 'proxy', kind: 'answer', meaning: 'an admin API request is malformed (body, key, encoding); the message says what', httpStatus: 400 },
+  ERR_ENDPOINT_EXISTS: { layer: 'proxy', kind: 'answer', meaning: 'the endpoint is already in the cluster', httpStatus: 409 },
+  ERR_ENDPOINT_NOT_FOUND: { layer: 'proxy', kind: 'answer', meaning: 'the cluster has no such endpoint', httpStatus: 404 },
+  ERR_ENDPOINTS_MANAGED: { layer: 'proxy', kind: 'answer', meaning: 'the cluster takes its endpoints from DNS or an endpoints file: an edit through the API would be undone', httpStatus: 409 },
+  ERR_ENDPOINT_INVALID: { layer: 'proxy', kind: 'answer', meaning: 'the endpoint address or weight is not valid', httpStatus: 400 },
+  ERR_LAST_ENDPOINT: { layer: 'proxy', kind: 'answer', meaning: 'the last endpoint of a cluster cannot be removed', httpStatus: 409 },
+  ERR_DNS_RESOLVE: { layer: 'proxy', kind: 'error', meaning: 'the resolver failed (refused, timed out, unreachable): the last good answer is kept' },
+  ERR_DNS_EMPTY: { layer: 'proxy', kind: 'error', meaning: 'the name has no records (NXDOMAIN, empty, SRV target "."): the last good answer is kept' },
+  ERR_DNS_INVALID: { layer: 'proxy', kind: 'error', meaning: 'the answer has more records than a cluster takes' },
+  ERR_DNS_RECORD: { layer: 'proxy', kind: 'error', meaning: 'one record was skipped (SRV port 0, a target that does not resolve)' },
+  ERR_ENDPOINTS_FILE: { layer: 'proxy', kind: 'error', meaning: 'the endpoints file cannot be read or is invalid: the old set is kept; the message names file:line:col' },
   // probe
   ERR_PROBE_URL: { layer: 'probe', kind: 'error', meaning: 'the URL given to lifeline probe is not an http(s) URL it can measure' },
   ERR_PROBE_UNREACHABLE: { layer: 'probe', kind: 'error', meaning: 'the server cannot be reached (DNS, refused, TLS verification); the message says which in one line' },
@@ -102,6 +117,7 @@ export const ERROR_CODES = {
   ERR_PROBE_NO_SETTINGS: { layer: 'probe', kind: 'error', meaning: 'an HTTP/2 server sent no SETTINGS frame' },
   ERR_PROBE: { layer: 'probe', kind: 'error', meaning: 'a measurement failed for a reason without a code of its own (the message says what)' },
   // lease (HTTP statuses are the lease API's)
+  ERR_NOT_SUPPORTED: { layer: 'lease', kind: 'error', meaning: 'the lease store cannot do this (a store without overview() cannot list its leases)', httpStatus: 501 },
   ERR_LEASE_HELD: { layer: 'lease', kind: 'error', meaning: 'the lease is held by someone else', httpStatus: 409 },
   ERR_LEASE_NOT_FOUND: { layer: 'lease', kind: 'error', meaning: 'the lease does not exist (never granted, revoked, or expired)', httpStatus: 404 },
   ERR_LEASE_TOKEN_MISMATCH: { layer: 'lease', kind: 'error', meaning: "the token is not the lease's current one", httpStatus: 409 },

@@ -22,6 +22,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Resolver } from 'node:dns/promises';
+import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
 import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { ClosedError, InvalidOptionError } from '../../core/errors.js';
@@ -93,7 +94,7 @@ export interface DnsDiscoveryEvents {
 }
 
 /** Longest delay: the configuration's longest duration (2^30 - 1 ms, about 12.4 days). */
-const MAX_MS = 2 ** 30 - 1;
+const MAX_MS = MAX_WHEEL_TIMEOUT_MS;
 const SRV_NAME = /^_[A-Za-z0-9-]+\._[A-Za-z0-9-]+\.[A-Za-z0-9]/;
 const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 /** Answers that mean "no such records", not "the resolver failed". */

@@ -1,4 +1,5 @@
 /** `lifeline tunnel server`: flags and config file to TunnelServer options; logs one line per event. */
+import { MAX_WHEEL_TIMEOUT_MS } from '../../../core/timer-wheel.js';
 import type { CliIo } from '../../command.js';
 import { parseHostPort } from '../../../tunnel/address.js';
 import { AdminServer } from '../../../tunnel/admin-server.js';
@@ -28,7 +29,7 @@ export const SERVER_FIELDS: readonly Field[] = [
   { key: 'connectTimeoutMs', flag: 'connect-timeout', kind: 'duration', min: 1, max: MAX_MS, help: 'resolve + connect to a destination (default 10s)' },
   { key: 'maxClients', flag: 'max-clients', kind: 'integer', min: 1, max: 1_000_000, help: 'sessions at once (default 1000)' },
   { key: 'maxStreamsPerClient', flag: 'max-streams', kind: 'integer', min: 1, max: 1_000_000, help: 'streams per client at once (default 1024)' },
-  { key: 'streamIdleTimeoutMs', flag: 'stream-idle-timeout', kind: 'duration', min: 0, max: 2 ** 30 - 1, help: 'reset a stream idle this long; 0 = never (default 15m)' },
+  { key: 'streamIdleTimeoutMs', flag: 'stream-idle-timeout', kind: 'duration', min: 0, max: MAX_WHEEL_TIMEOUT_MS, help: 'reset a stream idle this long; 0 = never (default 15m)' },
   { key: 'windowBytes', flag: 'window', kind: 'integer', arg: 'BYTES', min: 16_384, max: 16_777_216, help: 'receive window per stream (default 1048576)' },
   { key: 'admin', flag: 'admin', kind: 'hostPort', help: 'serve GET /status and /metrics (Prometheus) here' },
   { key: 'log', flag: 'log', kind: 'enum', values: ['text', 'json'], help: 'one line per event, as text or JSON lines (default text)' },
