@@ -144,6 +144,11 @@ export class Http1Connection {
     else this.ctx.wheel.reset(this.#timerId, clampMs(ms));
   }
 
+  /** The client is not taking what was written (a write returned false). */
+  pushback(): void {
+    this.#backpressure();
+  }
+
   #backpressure(): void {
     // The client is not taking our writes: stop reading upstream until it drains.
     this.#stream?.exchange?.clientBackpressure();

@@ -74,8 +74,8 @@ export class Tunnel implements UpstreamSink {
   onUpstreamData(chunk: Buffer, shared: boolean): void {
     chunk = owned(chunk, shared);
     this.conn.touch();
-    const ok = this.#pinger === undefined ? this.conn.writeBytes(chunk, false) : this.#pinger.fromBackend(chunk);
-    if (!ok && this.#pinger !== undefined) this.clientBackpressure();
+    if (this.#pinger === undefined) this.conn.writeBytes(chunk, false); // handles the pushback itself
+    else if (!this.#pinger.fromBackend(chunk)) this.conn.pushback(); // pause upstream until the client drains
   }
 
   onUpstreamDrain(): void {
