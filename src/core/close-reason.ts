@@ -45,7 +45,7 @@ export const CLOSE_REASONS = {
   max_requests: { side: 'local', meaning: 'served its maximum number of requests (our limit, or the peer\'s Keep-Alive: max)' },
   max_age: { side: 'local', meaning: 'older than the maximum connection age' },
   evicted: { side: 'local', meaning: 'closed while idle to make room under a connection cap (least recently used first)' },
-  rejected: { side: 'local', meaning: 'a newcomer at the connection cap with nothing idle to evict: answered 503' },
+  rejected: { side: 'local', meaning: 'a newcomer at the connection cap with nothing idle to evict: answered 503 (the tunnel: GOAWAY at maxClients)' },
   headers_timeout: { side: 'local', meaning: 'the request head did not arrive within its timeout (slow client): 408' },
   request_timeout: { side: 'local', meaning: 'the request body did not arrive within its timeout: 408' },
   response_timeout: { side: 'local', meaning: 'the backend did not start its response within its timeout' },
