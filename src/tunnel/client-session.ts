@@ -298,7 +298,7 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
       clock: c.clock,
       sendPing: () => this.#sendPing(true),
     });
-    this.#heartbeat.on('dead', () => this.close(new TunnelDeadPeerError(c.missedPings, c.clock.now() - this.#lastInboundMs), closeInfo('heartbeat_timeout', 'tunnel')));
+    this.#heartbeat.on('dead', (reason) => this.close(new TunnelDeadPeerError(c.missedPings, c.clock.now() - this.#lastInboundMs), closeInfo(reason, 'tunnel')));
     let mac: Buffer = Buffer.alloc(32);
     let method: 1 | 2 = AuthMethod.CERTIFICATE;
     if (c.token !== undefined && !c.certificateAuth) {
