@@ -17,6 +17,7 @@ interface CloseMessage {
   origin: string;
   closeReason: string;
   side: string;
+  layer: string;
   requests: number;
 }
 
@@ -46,7 +47,7 @@ async function closes(origin: string, count: number, timeoutMs: number, act: () 
 describe('agent close reasons', () => {
   it('the agent counts exactly its subset of the core reasons, each on the side docs/agent.md gives', async () => {
     const documented: Record<string, 'local' | 'remote'> = {
-      peer_close: 'remote', idle_timeout: 'local', hint_expiry: 'local', max_requests: 'local', max_age: 'local', stale: 'remote',
+      peer_close: 'remote', peer_idle_close: 'remote', idle_timeout: 'local', hint_expiry: 'local', max_requests: 'local', max_age: 'local', stale: 'remote',
       evicted: 'local', shutdown: 'local', aborted: 'local', reset: 'remote', tcp_timeout: 'remote', tls_error: 'remote', error: 'remote',
     };
     assert.deepEqual([...AGENT_CLOSE_REASONS].sort(), Object.keys(documented).sort());
@@ -76,6 +77,27 @@ describe('agent close reasons', () => {
     assert.equal(stats?.closes.idle_timeout, 1);
     assert.equal(stats?.closes.peer_close, 1);
     agent.destroy();
+  });
+
+  it('a FIN on an idle pooled socket is peer_idle_close, remote, noticed by the pool; a FIN after Connection: close is peer_close (http1)', async () => {
+    const server = await startRawServer({ idleCloseMs: 40, handle: (req) => ({ respond: true, close: req.path === '/close' }) });
+    servers.push(server);
+    const origin = `http://127.0.0.1:${server.port}`;
+    const agent = new KeepAliveAgent({ freeSocketTimeoutMs: 10_000 });
+    try {
+      const idle = await closes(origin, 1, 2000, async () => {
+        assert.equal((await send(agent, server.port)).status, 200);
+      });
+      assert.deepEqual(idle.map((m) => [m.closeReason, m.side, m.layer]), [['peer_idle_close', 'remote', 'pool']]);
+      const asked = await closes(origin, 1, 2000, async () => {
+        assert.equal((await send(agent, server.port, { path: '/close' })).status, 200);
+      });
+      assert.deepEqual(asked.map((m) => [m.closeReason, m.side, m.layer]), [['peer_close', 'remote', 'http1']]);
+      assert.equal(agent.stats()[origin]?.closes.peer_idle_close, 1);
+      assert.equal(agent.stats()[origin]?.closes.peer_close, 1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('an RST on an idle socket is counted as reset (reasonFromError), remote', async () => {

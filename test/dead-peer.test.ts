@@ -6,6 +6,8 @@
 // 2. The link goes silent (a veth end goes down between two network namespaces): nothing answers,
 //    and TCP keepalive (or TCP_USER_TIMEOUT, for unacknowledged writes) ends the connection at
 //    the bound the library computed.
+// Each asserts the close reason the library gives: heartbeat_timeout from the heartbeat's `dead`
+// event, tcp_timeout (remote, tcp) for the ETIMEDOUT a silent link ends with.
 //
 // Fixtures are plain .mjs under test/fixtures (tsc does not copy them to dist), so paths are
 // resolved from the repository root: this file runs as dist/test/dead-peer.test.js.
@@ -146,7 +148,7 @@ test('SIGSTOP: the heartbeat declares the peer dead, TCP keepalive does not', { 
   socket.on('error', (error: NodeJS.ErrnoException) => (socketEnded ??= `error ${error.code ?? error.message}`));
   socket.on('close', () => (socketEnded ??= 'close'));
 
-  const deadAt = once(hb, 'dead').then(() => performance.now());
+  const dead = once(hb, 'dead').then(([reason]: unknown[]) => ({ at: performance.now(), reason }));
   let lastInbound = 0;
   let pongs = 0;
   let stoppedAt = 0;
@@ -173,7 +175,10 @@ test('SIGSTOP: the heartbeat declares the peer dead, TCP keepalive does not', { 
   hb.start();
   await withTimeout(stopped, 5000, 'two pongs before SIGSTOP');
 
-  const detectMs = (await withTimeout(deadAt, 5000, 'heartbeat dead')) - lastInbound;
+  const declared = await withTimeout(dead, 5000, 'heartbeat dead');
+  const detectMs = declared.at - lastInbound;
+  // The reason the heartbeat gives its owner to close with: a hung peer is a heartbeat_timeout.
+  assert.equal(declared.reason, 'heartbeat_timeout');
   t.diagnostic(`heartbeat declared dead ${detectMs.toFixed(1)} ms after the last inbound traffic (bound ${heartbeatBound} ms)`);
   assert.ok(detectMs >= heartbeatBound - 2, `not before the bound (timers may round 1 ms early): ${detectMs}`);
   assert.ok(detectMs <= heartbeatBound + TICK_MS + SCHEDULING_MS, `dead within the bound: ${detectMs.toFixed(1)} ms`);
@@ -254,8 +259,9 @@ test('silent link: TCP keepalive ends the connection at the computed bound', { s
   assert.ok(cutAfter < 900, `link cut ${cutAfter.toFixed(0)} ms after the echo, before the first probe at 1 s`);
   const end = await client.waitFor('connection end', ended, expected + 3000);
   const measured = end.t - echoed.t;
-  t.diagnostic(`keepalive: ${end.event} ${String(end.code)} ${measured.toFixed(1)} ms after the last traffic (requested 2500, effective ${expected})`);
+  t.diagnostic(`keepalive: ${end.event} ${String(end.code)} (${String(end.reason)}, ${String(end.side)}, ${String(end.layer)}) ${measured.toFixed(1)} ms after the last traffic (requested 2500, effective ${expected})`);
   assert.equal(end.code, 'ETIMEDOUT');
+  assert.deepEqual([end.reason, end.side, end.layer], ['tcp_timeout', 'remote', 'tcp'], 'the close reason lifeline gives this error');
   // Never before the requested bound. Late by at most the kernel's timer-wheel slack: a ~1 s
   // timer lands in a bucket of 64 ms at HZ=1000 (80 ms at HZ=100), three firings in a row,
   // plus event-loop delivery: 400 ms. Early by at most 50 ms: the echo's timestamp is taken in
@@ -283,8 +289,9 @@ test('silent link: TCP_USER_TIMEOUT ends a connection with unacknowledged data',
   const wrote = await client.waitFor('write', (e) => e.event === 'wrote', 5000);
   const end = await client.waitFor('connection end', ended, userTimeoutMs + 2 * rtoMs + 3000);
   const measured = end.t - wrote.t;
-  t.diagnostic(`user timeout: ${end.event} ${String(end.code)} ${measured.toFixed(1)} ms after the write (TCP_USER_TIMEOUT ${userTimeoutMs}, rto ${rtoMs} ms)`);
+  t.diagnostic(`user timeout: ${end.event} ${String(end.code)} (${String(end.reason)}) ${measured.toFixed(1)} ms after the write (TCP_USER_TIMEOUT ${userTimeoutMs}, rto ${rtoMs} ms)`);
   assert.equal(end.code, 'ETIMEDOUT');
+  assert.deepEqual([end.reason, end.side, end.layer], ['tcp_timeout', 'remote', 'tcp'], 'the close reason lifeline gives this error');
   // Linux starts the user-timeout clock at the first RTO retransmission (retrans_stamp), not at
   // the first send. That retransmission comes after a tail-loss probe (PTO, at most one RTO) and
   // one RTO; on an idle LAN connection RTO is the 200 ms minimum, so the write fails about

@@ -146,7 +146,7 @@ async function serverFixture(t: { after: (fn: () => Promise<void>) => void }): P
   const server = new TunnelServer({ host: '127.0.0.1', key: pair.key, cert: pair.cert, tokens: [TOKEN], allow: ['127.0.0.1:9'] });
   let refused = 0;
   server.on('sessionClose', (_s, reason) => {
-    if (reason === 'auth-failed') refused += 1;
+    if (reason === 'auth_failed') refused += 1;
   });
   const { port } = await server.listen();
   t.after(() => server.close());

@@ -5,6 +5,9 @@
 //    tick), print it, and be back (new streams working) after SIGCONT, and again after a restart.
 // 3. SIGSTOP the client: the server must drop the session within clientTimeoutMs and release
 //    every socket it held: its open fd count returns to the baseline taken before the client came.
+// Each end is also asserted by the close reason the library logs for it: heartbeat_timeout for a
+// frozen peer, peer_close (GOAWAY) for a server stopped by SIGTERM, peer_close or reset (TCP) for
+// one killed by SIGKILL.
 //
 // Event times are wall-clock ms stamped by the child when it logs (`t`), compared with the time
 // this process sent the signal (Date.now() on the same machine clock).
@@ -104,6 +107,9 @@ test('SIGSTOP the server: the client declares it dead within the bound, then rec
   assert.ok(detectMs <= bound + TICK_MS + SCHEDULING_MS, `dead within the bound: ${detectMs} ms`);
   assert.ok(Number(dead.silentMs) <= bound + TICK_MS + SCHEDULING_MS, `silence before dead: ${String(dead.silentMs)}`);
   assert.ok(Number(dead.silentMs) >= PING_MS * 0.9 + MISSED * PING_TIMEOUT_MS - 5, `not before the (jittered) bound: ${String(dead.silentMs)}`);
+  // The reason the client reports for this end: its heartbeat, noticed by the tunnel layer.
+  const ended = await client.waitFor('disconnected after dead', (e) => e.event === 'disconnected', 2000, mark);
+  assert.deepEqual([ended.closeReason, ended.side, ended.layer], ['heartbeat_timeout', 'local', 'tunnel']);
   await sleep(1200); // a reconnect attempt or two time out against the frozen server
 
   const resumeMark = client.events.length;
@@ -116,7 +122,15 @@ test('SIGSTOP the server: the client declares it dead within the bound, then rec
   // Restart: kill the server; a new one on the same port; the client finds it.
   const restartMark = client.events.length;
   await server.stop();
-  await client.waitFor('disconnected on kill', (e) => e.event === 'disconnected', 5000, restartMark);
+  const onTerm = await client.waitFor('disconnected on kill', (e) => e.event === 'disconnected', 5000, restartMark);
+  // SIGTERM: the server shuts down and says so (GOAWAY): the peer closed, told by the tunnel. Were
+  // the GOAWAY lost to an RST (a ping unread when the server closed), the kernel's reset is named.
+  t.diagnostic(`SIGTERM to the server: client reports ${String(onTerm.closeReason)} (${String(onTerm.side)}, ${String(onTerm.layer)})`);
+  assert.equal(onTerm.side, 'remote');
+  assert.ok(
+    (onTerm.closeReason === 'peer_close' && onTerm.layer === 'tunnel') || (onTerm.closeReason === 'reset' && onTerm.layer === 'tcp'),
+    `peer_close (tunnel) or reset (tcp): ${String(onTerm.closeReason)} (${String(onTerm.layer)})`,
+  );
   const server2 = new TunnelProc(serverArgs(s, port));
   procs.push(server2);
   await server2.waitFor('server 2 listening', (e) => e.event === 'listening', 15_000);
@@ -124,6 +138,15 @@ test('SIGSTOP the server: the client declares it dead within the bound, then rec
   assert.ok(await echoWorks(socksPort, s.echo.port), 'new streams work after a restart');
   const statusReconnects = client.events.filter((e) => e.event === 'connected').length - 1;
   assert.ok(statusReconnects >= 2, `two reconnects logged: ${statusReconnects}`);
+
+  // SIGKILL: no goodbye; the kernel closes the dead process's socket with a FIN (or an RST when
+  // bytes it never read were queued): peer_close or reset, noticed by TCP.
+  const killMark = client.events.length;
+  server2.proc.kill('SIGKILL');
+  const onKill = await client.waitFor('disconnected on SIGKILL', (e) => e.event === 'disconnected', 5000, killMark);
+  t.diagnostic(`SIGKILL to the server: client reports ${String(onKill.closeReason)} (${String(onKill.side)}, ${String(onKill.layer)})`);
+  assert.ok(onKill.closeReason === 'peer_close' || onKill.closeReason === 'reset', `peer_close or reset: ${String(onKill.closeReason)}`);
+  assert.deepEqual([onKill.side, onKill.layer], ['remote', 'tcp']);
 });
 
 test('SIGSTOP the client: the server drops the session within clientTimeoutMs and its fd count returns to baseline', { timeout: 60_000 }, async (t) => {
@@ -163,7 +186,7 @@ test('SIGSTOP the client: the server drops the session within clientTimeoutMs an
   const closed = await server.waitFor('session dropped', (e) => e.event === 'sessionClose', CLIENT_TIMEOUT_MS + 5000, mark);
   const dropMs = closed.t - stoppedAt;
   t.diagnostic(`server dropped the stopped client's session ${dropMs} ms after SIGSTOP (clientTimeoutMs ${CLIENT_TIMEOUT_MS}), reason ${String(closed.reason)}`);
-  assert.equal(closed.reason, 'client-timeout');
+  assert.deepEqual([closed.reason, closed.side, closed.layer], ['heartbeat_timeout', 'local', 'tunnel'], 'the client\'s pings stopped: the tunnel\'s heartbeat ended it');
   assert.ok(dropMs <= CLIENT_TIMEOUT_MS + TICK_MS + SCHEDULING_MS, `dropped within clientTimeoutMs: ${dropMs} ms`);
   assert.ok(dropMs >= CLIENT_TIMEOUT_MS - PING_MS - 5, `not long before the timeout: ${dropMs} ms`);
   const released = await eventually(() => fdCount(server.pid) <= baseline, 1000);

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { register as globalRegistry } from 'prom-client';
@@ -93,5 +94,20 @@ test('tunnel server and client metrics: prom-client text, exactly the documented
   assert.match(clientText, /^lifeline_tunnel_client_connected 1$/m);
   const received = Number(/^lifeline_tunnel_client_bytes_total\{direction="received"\} (\d+)$/m.exec(clientText)?.[1]);
   assert.ok(received >= 1000, `received ${received}`);
+
+  // The server shuts down: it counts `shutdown` (noticed by the tunnel); the client reports why
+  // its session ended on its event, its status and its counter.
+  const disconnected = once(client, 'disconnected', { signal: AbortSignal.timeout(5_000) });
+  await server.close();
+  const [info] = (await disconnected) as [{ closeReason: string; side: string; layer: string }];
+  t.diagnostic(`client saw: ${info.closeReason} (${info.side}, ${info.layer})`);
+  assert.deepEqual([info.closeReason, info.side, info.layer], ['peer_close', 'remote', 'tunnel'], 'the GOAWAY of a shutdown is the peer closing, told by the tunnel');
+  const serverAfter = await (await fetch(`http://127.0.0.1:${admin.port}/metrics`)).text();
+  assert.match(serverAfter, /^lifeline_tunnel_session_closes_total\{reason="shutdown",layer="tunnel"\} 1$/m);
+  assert.deepEqual(server.status().totals.closesByLayer, { tunnel: { shutdown: 1 } });
+  const clientAfter = await (await fetch(`http://127.0.0.1:${clientAdmin.port}/metrics`)).text();
+  assert.match(clientAfter, /^lifeline_tunnel_client_disconnects_total\{reason="peer_close",layer="tunnel"\} 1$/m);
+  const status = (await (await fetch(`http://127.0.0.1:${clientAdmin.port}/status`)).json()) as { lastClose: { closeReason: string; side: string; layer: string; code: string } | null };
+  assert.deepEqual(status.lastClose === null ? null : [status.lastClose.closeReason, status.lastClose.side, status.lastClose.layer, status.lastClose.code], ['peer_close', 'remote', 'tunnel', 'ERR_TUNNEL_SHUTDOWN']);
   assert.equal((await globalRegistry.metrics()).length, before, 'the global registry is untouched');
 });

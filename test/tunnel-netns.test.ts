@@ -6,7 +6,7 @@
 //
 // The client may also learn of the dead link from TCP_USER_TIMEOUT (set to the same bound on the
 // tunnel socket), so "detected" is the first of its `dead` or `disconnected` events; which one is
-// printed. Skipped, with the reason printed, only where namespaces cannot be made (not root, no
+// printed, with the close reason each end reports (heartbeat_timeout or tcp_timeout). Skipped, with the reason printed, only where namespaces cannot be made (not root, no
 // iproute2, a container that refuses them).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { generateKeyPair } from '../src/tunnel/keygen.js';
 import { createNetnsPair, netnsUnavailable, removeStaleNamespaces } from './helpers/netns.js';
 import type { NetnsPair } from './helpers/netns.js';
@@ -119,7 +120,17 @@ test('silent link (veth down): client and server detect it within their bounds; 
   t.diagnostic(`link down: client detected in ${clientMs} ms via '${clientSaw.event}' ${typeof clientSaw.code === 'string' ? clientSaw.code : ''} (bound ${clientBound} ms); server dropped the session in ${serverMs} ms, reason ${String(serverSaw.reason)} (clientTimeoutMs ${CLIENT_TIMEOUT_MS})`);
   assert.ok(clientMs <= clientBound + TICK_MS + SCHEDULING_MS, `client within its bound: ${clientMs} ms`);
   assert.ok(serverMs <= CLIENT_TIMEOUT_MS + TICK_MS + SCHEDULING_MS, `server within clientTimeoutMs: ${serverMs} ms`);
-  assert.ok(serverSaw.reason === 'client-timeout' || serverSaw.reason === 'transport-error', `server reason ${String(serverSaw.reason)}`);
+  // The reasons each end reports: the heartbeat (tunnel) or TCP keepalive / TCP_USER_TIMEOUT
+  // (ETIMEDOUT: tcp_timeout), whichever fired first; never a FIN or an RST, which a cut link cannot carry.
+  const clientEnd = await client.waitFor('client disconnected', (e) => e.event === 'disconnected', 2000, clientMark);
+  t.diagnostic(`client reason ${String(clientEnd.closeReason)} (${String(clientEnd.side)}, ${String(clientEnd.layer)}); server reason ${String(serverSaw.reason)} (${String(serverSaw.side)}, ${String(serverSaw.layer)})`);
+  const byHeartbeat = ['heartbeat_timeout', 'local', 'tunnel'];
+  const byTcp = ['tcp_timeout', 'remote', 'tcp'];
+  const clientTriple = [clientEnd.closeReason, clientEnd.side, clientEnd.layer];
+  assert.ok(isDeepStrictEqual(clientTriple, byHeartbeat) || isDeepStrictEqual(clientTriple, byTcp), `client reason ${JSON.stringify(clientTriple)}`);
+  if (clientSaw.event === 'dead') assert.deepEqual(clientTriple, byHeartbeat, 'a dead event is the heartbeat\'s');
+  const serverTriple = [serverSaw.reason, serverSaw.side, serverSaw.layer];
+  assert.ok(isDeepStrictEqual(serverTriple, byHeartbeat) || isDeepStrictEqual(serverTriple, byTcp), `server reason ${JSON.stringify(serverTriple)}`);
   // While the link is down, attempts fail (connect timeout) and the client keeps trying.
   assert.ok(await eventually(() => client.events.slice(clientMark).some((e) => e.event === 'connectFailed'), 5000), 'reconnect attempts while down');
 

@@ -37,8 +37,8 @@ async function fixture(extra: Partial<TunnelServerOptions> = {}) {
   const echo = await startEcho();
   const server = new TunnelServer({ host: '127.0.0.1', key: pair.key, cert: pair.cert, tokens: [TOKEN], allow: [`127.0.0.1:${echo.port}`, 'echo.test:*'], lookup: fakeDns, ...extra });
   const { port } = await server.listen();
-  const closes: { reason: ServerCloseReason; error: Error | undefined }[] = [];
-  server.on('sessionClose', (_s, reason, error) => closes.push({ reason, error }));
+  const closes: { reason: ServerCloseReason; error: Error | undefined; side: string; layer: string }[] = [];
+  server.on('sessionClose', (_s, reason, error, info) => closes.push({ reason, error, side: info.side, layer: info.layer }));
   return { echo, server, port, closes };
 }
 
@@ -61,7 +61,8 @@ test('a wrong token is refused before any stream opens', { timeout: 30_000 }, as
   assert.equal(failures[0], 'ERR_TUNNEL_AUTH');
   assert.equal(reply, 1, 'the local connection is refused (general failure)');
   assert.equal(client.state === 'connected', false);
-  assert.ok(closes.length >= 1 && closes.every((c) => c.reason === 'auth-failed'), JSON.stringify(closes.map((c) => c.reason)));
+  assert.ok(closes.length >= 1 && closes.every((c) => c.reason === 'auth_failed'), JSON.stringify(closes.map((c) => c.reason)));
+  assert.ok(closes.every((c) => c.side === 'local' && c.layer === 'tunnel'), JSON.stringify(closes.map((c) => [c.side, c.layer])));
   assert.equal(server.status().totals.sessionsOpened, 0);
   assert.equal(server.status().totals.streamsOpened, 0);
   assert.equal(echo.connections(), 0, 'the destination saw no connection');
@@ -85,7 +86,7 @@ test('a server certificate with the wrong fingerprint is refused before AUTH is 
   await eventually(() => closes.length >= 2, 2000);
   t.diagnostic(`server: ${closes.length} connection(s) ended before authentication (${[...new Set(closes.map((c) => c.reason))].join(', ') || 'TLS-level close'}), none authenticated`);
   assert.equal(opened, 0, 'no session was authenticated');
-  assert.ok(closes.every((c) => c.reason !== 'auth-failed'), 'the client never even sent AUTH');
+  assert.ok(closes.every((c) => c.reason !== 'auth_failed'), 'the client never even sent AUTH');
   assert.equal(server.status().totals.streamsOpened, 0);
 });
 
@@ -253,12 +254,13 @@ test('10,000 random and mutated frames close only the offending sessions, with t
   const typed = new Set(['ERR_TUNNEL_VERSION', 'ERR_TUNNEL_FRAME', 'ERR_TUNNEL_FRAME_TOO_LARGE', 'ERR_TUNNEL_STREAM', 'ERR_TUNNEL_FLOW_CONTROL', 'ERR_TUNNEL_UNEXPECTED', 'ERR_TUNNEL_AUTH']);
   for (const code of outcome.goawayCodes.keys()) assert.ok(typed.has(code), `typed code ${code}`);
   assert.ok(outcome.closedByServer > outcome.sessions / 2, 'most fuzz sessions were closed by the server');
-  const protocolCloses = closes.filter((c) => c.reason === 'protocol-error');
-  const serverInitiated = closes.filter((c) => c.reason === 'protocol-error' || c.reason === 'auth-failed').length;
+  const protocolCloses = closes.filter((c) => c.reason === 'protocol_error');
+  const serverInitiated = closes.filter((c) => c.reason === 'protocol_error' || c.reason === 'auth_failed').length;
   t.diagnostic(`server-side closes by reason: ${JSON.stringify(server.status().totals.closes)}`);
   assert.equal(serverInitiated, outcome.closedByServer, 'every session the server closed for bad data was told why (GOAWAY)');
-  assert.ok(closes.every((c) => ['protocol-error', 'auth-failed', 'client-closed', 'transport-error'].includes(c.reason)), 'no other way to end (transport-error: the fuzzer reset its own connection)');
+  assert.ok(closes.every((c) => ['protocol_error', 'auth_failed', 'peer_close', 'reset', 'tcp_timeout', 'tls_error', 'error'].includes(c.reason)), 'no other way to end (reset or another socket error: the fuzzer reset its own connection)');
   assert.ok(protocolCloses.every((c) => c.error instanceof TunnelProtocolError), 'protocol closes carry a TunnelProtocolError');
+  assert.ok(protocolCloses.every((c) => c.side === 'local' && c.layer === 'tunnel'), 'a protocol error is ours to call, noticed by the tunnel');
   assert.equal(goodFailures, 0, 'the good client never failed');
   assert.equal(goodDisconnects, 0, 'the good client was never disconnected');
   assert.ok(goodRounds > 20, `the good client kept working: ${goodRounds}`);

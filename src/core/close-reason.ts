@@ -11,6 +11,28 @@
 
 export type CloseSide = 'local' | 'remote';
 
+/**
+ * The layer that noticed the end: `tcp` (FIN, RST, keepalive or TCP_USER_TIMEOUT expiry), `tls`
+ * (an alert, a failed handshake), `http1` (a request's or connection's limits and timeouts on an
+ * HTTP/1.1 connection), `http2` (a session's PING, flood and GOAWAY), `websocket` (its ping and
+ * close frames), `tunnel` (the tunnel's own frames: heartbeat, GOAWAY, AUTH), `pool` (a client
+ * pool's decisions about an idle connection it holds: idle and hint expiry, eviction, a stale
+ * connection found before reuse). Why `pool` apart from `http1`: the same `idle_timeout` means a
+ * served client left quiet (server side, `http1`) or a connection we chose not to keep (client
+ * side, `pool`); an operator tunes different settings for each.
+ */
+export type CloseLayer = 'tcp' | 'tls' | 'http1' | 'http2' | 'websocket' | 'tunnel' | 'pool';
+
+/** Every layer, in the order of the stack (bottom first). */
+export const CLOSE_LAYERS: readonly CloseLayer[] = ['tcp', 'tls', 'http1', 'http2', 'websocket', 'tunnel', 'pool'];
+
+/** Why one connection ended, who ended it and the layer that noticed: what events and logs carry. */
+export interface CloseInfo {
+  readonly reason: CloseReason;
+  readonly side: CloseSide;
+  readonly layer: CloseLayer;
+}
+
 interface ReasonInfo {
   readonly side: CloseSide;
   readonly meaning: string;
@@ -23,7 +45,7 @@ export const CLOSE_REASONS = {
   max_requests: { side: 'local', meaning: 'served its maximum number of requests (our limit, or the peer\'s Keep-Alive: max)' },
   max_age: { side: 'local', meaning: 'older than the maximum connection age' },
   evicted: { side: 'local', meaning: 'closed while idle to make room under a connection cap (least recently used first)' },
-  rejected: { side: 'local', meaning: 'a newcomer at the connection cap with nothing idle to evict: answered 503' },
+  rejected: { side: 'local', meaning: 'a newcomer at the connection cap with nothing idle to evict: answered 503 (the tunnel: GOAWAY at maxClients)' },
   headers_timeout: { side: 'local', meaning: 'the request head did not arrive within its timeout (slow client): 408' },
   request_timeout: { side: 'local', meaning: 'the request body did not arrive within its timeout: 408' },
   response_timeout: { side: 'local', meaning: 'the backend did not start its response within its timeout' },
@@ -40,7 +62,8 @@ export const CLOSE_REASONS = {
   app_close: { side: 'local', meaning: 'the application closed it (a handler\'s Connection: close, socket.destroy())' },
   upgrade: { side: 'local', meaning: 'handed over to an upgrade (WebSocket) handler: no longer counted as HTTP' },
   health: { side: 'local', meaning: 'closed because its endpoint was marked unhealthy or removed' },
-  peer_close: { side: 'remote', meaning: 'the peer closed (FIN), or asked to close (Connection: close)' },
+  peer_close: { side: 'remote', meaning: 'the peer closed (FIN) during or right after an exchange, or asked to close (Connection: close, GOAWAY)' },
+  peer_idle_close: { side: 'remote', meaning: 'the peer closed (FIN) a connection that was idle: its idle timeout was shorter than ours' },
   stale: { side: 'remote', meaning: 'found closing (FIN, RST or stray bytes) when about to be reused' },
   reset: { side: 'remote', meaning: 'the peer reset the connection (RST, EPIPE): its process died or refused' },
   tcp_timeout: { side: 'remote', meaning: 'TCP keepalive or TCP_USER_TIMEOUT expired (ETIMEDOUT): host gone or link cut' },
@@ -79,4 +102,28 @@ export function reasonFromError(error: unknown): CloseReason {
       if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') return 'tls_error';
       return 'error';
   }
+}
+
+/**
+ * A CloseInfo for `reason` noticed by `layer`. `side` defaults to the reason's own; pass it only
+ * when the peer made a decision that is named from our point of view (a server refusing our
+ * credentials is `auth_failed`, decided remotely).
+ *
+ * @example
+ *   closeInfo('heartbeat_timeout', 'tunnel') // { reason: 'heartbeat_timeout', side: 'local', layer: 'tunnel' }
+ */
+export function closeInfo(reason: CloseReason, layer: CloseLayer, side: CloseSide = CLOSE_REASONS[reason].side): CloseInfo {
+  return { reason, side, layer };
+}
+
+/**
+ * The CloseInfo a socket error stands for: the reason by errno (reasonFromError) and its layer:
+ * `tls` for a TLS failure, otherwise `tcp` (the kernel reported it).
+ *
+ * @example
+ *   closeInfoFromError(Object.assign(new Error('x'), { code: 'ETIMEDOUT' })) // tcp_timeout, remote, tcp
+ */
+export function closeInfoFromError(error: unknown): CloseInfo {
+  const reason = reasonFromError(error);
+  return closeInfo(reason, reason === 'tls_error' ? 'tls' : 'tcp');
 }

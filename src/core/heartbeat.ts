@@ -15,6 +15,7 @@
  * Transport-agnostic: the caller sends the ping (`sendPing`) and reports pongs and traffic.
  */
 import { EventEmitter } from 'node:events';
+import type { CloseReason } from './close-reason.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { functionOption, integerOption, numberOption, rejectUnknown, requiredFunctionOption, requiredIntegerOption } from './options.js';
 import { clockOption } from './options.js';
@@ -42,7 +43,8 @@ export interface HeartbeatOptions {
 export interface HeartbeatEvents {
   state: [state: HeartbeatState, previous: HeartbeatState];
   ping: [sequence: number];
-  dead: [];
+  /** The peer missed `missedLimit` pings: `reason` is always `heartbeat_timeout`, for the owner to close with. */
+  dead: [reason: Extract<CloseReason, 'heartbeat_timeout'>];
 }
 
 const KNOWN = ['intervalMs', 'timeoutMs', 'missedLimit', 'jitter', 'sendPing', 'onError', 'clock', 'random'];
@@ -53,7 +55,7 @@ const MAX_MS = 2 ** 31 - 1; // Node's timer limit
  *   const hb = new Heartbeat({ intervalMs: 25_000, timeoutMs: 10_000, missedLimit: 3,
  *     sendPing: () => socket.write(PING_FRAME) });
  *   socket.on('data', () => hb.received());
- *   hb.on('dead', () => socket.destroy());
+ *   hb.on('dead', (reason) => closeSocket(socket, reason)); // reason: 'heartbeat_timeout'
  *   hb.start();
  */
 export class Heartbeat extends EventEmitter<HeartbeatEvents> {
@@ -183,7 +185,7 @@ export class Heartbeat extends EventEmitter<HeartbeatEvents> {
       this.#pingSentMs = -1;
       this.#setState('dead');
       this.close();
-      this.emit('dead');
+      this.emit('dead', 'heartbeat_timeout');
       return;
     }
     if (this.#state === 'alive') this.#setState('suspect');

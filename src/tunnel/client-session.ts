@@ -22,6 +22,8 @@ import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { IdleTimer } from '../core/idle-timer.js';
+import { closeInfo, closeInfoFromError } from '../core/close-reason.js';
+import type { CloseInfo } from '../core/close-reason.js';
 import type { Destination } from './address.js';
 import { encodeOpen } from './address.js';
 import { authMac } from './auth.js';
@@ -84,6 +86,8 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
   readonly closed: Promise<Error | undefined>;
   sessionId = 0;
   pingIntervalMs: number;
+  /** Why the session ended, who ended it and the layer that noticed; undefined while it lasts. */
+  closeInfo: CloseInfo | undefined;
   readonly #config: ClientSessionConfig;
   readonly #decoder = new FrameDecoder(MAX_DATA_PAYLOAD);
   readonly #pending = new Map<number, PendingOpen>();
@@ -122,11 +126,15 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
       congested: () => transport.kind === 'tls' && transport.bufferedBytes >= CONGESTED_BYTES,
     });
     this.#handshakeTimer = config.clock.setTimer(() => {
-      if (this.#state === 'handshaking') this.close(new TunnelError('ERR_TUNNEL_TIMEOUT', `no WELCOME within ${config.handshakeTimeoutMs} ms`));
+      if (this.#state === 'handshaking') this.close(new TunnelError('ERR_TUNNEL_TIMEOUT', `no WELCOME within ${config.handshakeTimeoutMs} ms`), closeInfo('handshake_timeout', 'tunnel'));
     }, config.handshakeTimeoutMs);
     transport.onData((chunk) => this.#onChunk(chunk));
     transport.onDrain(() => this.mux.drained());
-    transport.onClose((error) => this.close(error ?? new TunnelError('ERR_TUNNEL_CLOSED', 'the server closed the connection')));
+    // A FIN (or a WebSocket close) without GOAWAY is the server closing; an error says by its errno.
+    transport.onClose((error) => {
+      if (error !== undefined) this.close(error, closeInfoFromError(error));
+      else this.close(new TunnelError('ERR_TUNNEL_CLOSED', 'the server closed the connection'), closeInfo('peer_close', transport.kind === 'wss' ? 'websocket' : 'tcp'));
+    });
   }
 
   get state(): ClientSessionState {
@@ -161,11 +169,15 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
     });
   }
 
-  /** End the session (idempotent). Every stream socket is destroyed. */
-  close(error?: Error): void {
+  /**
+   * End the session (idempotent). Every stream socket is destroyed. `info` says why; without it,
+   * no error is our own close (`shutdown`) and an error is bad data from the server (`protocol_error`).
+   */
+  close(error?: Error, info?: CloseInfo): void {
     if (this.#state === 'closed') return;
     const wasOpen = this.#state === 'open';
     this.#state = 'closed';
+    this.closeInfo = info ?? closeInfo(error === undefined ? 'shutdown' : 'protocol_error', 'tunnel');
     this.#heartbeat?.close();
     this.#outIdle?.stop();
     this.#handshakeTimer?.cancel();
@@ -225,7 +237,8 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
         return;
       case FrameType.GOAWAY: {
         const { code, message } = decodeGoaway(frame.payload);
-        this.close(code === 'ERR_TUNNEL_AUTH' ? new TunnelAuthError('ERR_TUNNEL_AUTH', `server refused: ${message}`) : new TunnelError(code, `server closed the session: ${message}`));
+        if (code === 'ERR_TUNNEL_AUTH') this.close(new TunnelAuthError('ERR_TUNNEL_AUTH', `server refused: ${message}`), closeInfo('auth_failed', 'tunnel', 'remote'));
+        else this.close(new TunnelError(code, `server closed the session: ${message}`), closeInfo('peer_close', 'tunnel'));
         return;
       }
       case FrameType.PONG: {
@@ -285,7 +298,7 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
       clock: c.clock,
       sendPing: () => this.#sendPing(true),
     });
-    this.#heartbeat.on('dead', () => this.close(new TunnelDeadPeerError(c.missedPings, c.clock.now() - this.#lastInboundMs)));
+    this.#heartbeat.on('dead', (reason) => this.close(new TunnelDeadPeerError(c.missedPings, c.clock.now() - this.#lastInboundMs), closeInfo(reason, 'tunnel')));
     let mac: Buffer = Buffer.alloc(32);
     let method: 1 | 2 = AuthMethod.CERTIFICATE;
     if (c.token !== undefined && !c.certificateAuth) {

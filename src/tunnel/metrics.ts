@@ -111,7 +111,7 @@ export const SERVER_METRICS: readonly MetricDefinition[] = [
   { name: 'lifeline_tunnel_sessions', help: 'Tunnel sessions now open (authenticated).', type: 'gauge', labelNames: [] },
   { name: 'lifeline_tunnel_streams', help: 'Streams now open over all sessions.', type: 'gauge', labelNames: [] },
   { name: 'lifeline_tunnel_sessions_opened_total', help: 'Sessions authenticated since start.', type: 'counter', labelNames: [] },
-  { name: 'lifeline_tunnel_session_closes_total', help: 'Sessions ended, by reason.', type: 'counter', labelNames: ['reason'] },
+  { name: 'lifeline_tunnel_session_closes_total', help: 'Sessions ended, by close reason and the layer that noticed.', type: 'counter', labelNames: ['reason', 'layer'] },
   { name: 'lifeline_tunnel_streams_opened_total', help: 'Streams opened to destinations.', type: 'counter', labelNames: [] },
   { name: 'lifeline_tunnel_streams_refused_total', help: 'Stream opens refused, by reason.', type: 'counter', labelNames: ['reason'] },
   { name: 'lifeline_tunnel_bytes_total', help: 'Stream payload bytes relayed, by direction.', type: 'counter', labelNames: ['direction'] },
@@ -127,6 +127,7 @@ export const CLIENT_METRICS: readonly MetricDefinition[] = [
   { name: 'lifeline_tunnel_client_streams', help: 'Open streams.', type: 'gauge', labelNames: [] },
   { name: 'lifeline_tunnel_client_ping_rtt_seconds', help: 'Last ping round trip.', type: 'gauge', labelNames: [] },
   { name: 'lifeline_tunnel_client_bytes_total', help: 'Stream payload bytes, by direction.', type: 'counter', labelNames: ['direction'] },
+  { name: 'lifeline_tunnel_client_disconnects_total', help: 'Welcomed sessions ended, by close reason and the layer that noticed.', type: 'counter', labelNames: ['reason', 'layer'] },
 ];
 
 /** A family of `definitions` by name, with its samples. */

@@ -22,6 +22,8 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { IdleTimer } from '../core/idle-timer.js';
 import type { TimerWheel } from '../core/timer-wheel.js';
 import type { LifelineError } from '../core/errors.js';
+import { closeInfo, closeInfoFromError } from '../core/close-reason.js';
+import type { CloseInfo, CloseLayer, CloseReason } from '../core/close-reason.js';
 import type { Destination } from './address.js';
 import { decodeOpen, formatDestination } from './address.js';
 import type { Allowlist, Lookup } from './allowlist.js';
@@ -35,7 +37,16 @@ import type { FrameTransport } from './transport.js';
 import { channelBinding } from './transport.js';
 
 export type ServerSessionState = 'handshaking' | 'open' | 'closed';
-export type ServerCloseReason = 'client-timeout' | 'client-closed' | 'protocol-error' | 'auth-failed' | 'handshake-timeout' | 'server-closed' | 'transport-error';
+/**
+ * Why a session ended, in lifeline's one vocabulary (src/core/close-reason.ts): the client's
+ * pings stopped for clientTimeoutMs (`heartbeat_timeout`), it closed (`peer_close`: GOAWAY or a
+ * FIN), bad frames (`protocol_error`), bad credentials (`auth_failed`), no AUTH in time
+ * (`handshake_timeout`), the server closed (`shutdown`), or a socket error by its errno.
+ */
+export type ServerCloseReason = Extract<
+  CloseReason,
+  'heartbeat_timeout' | 'peer_close' | 'protocol_error' | 'auth_failed' | 'handshake_timeout' | 'shutdown' | 'reset' | 'tcp_timeout' | 'tls_error' | 'error'
+>;
 
 /** SOCKS5 reply codes (RFC 1928), also used in OPEN_FAIL. */
 export const Reply = { OK: 0, GENERAL: 1, NOT_ALLOWED: 2, NET_UNREACHABLE: 3, HOST_UNREACHABLE: 4, REFUSED: 5, TIMEOUT: 6, COMMAND: 7, ADDRESS_TYPE: 8 } as const;
@@ -63,7 +74,8 @@ export interface ServerSessionConfig {
 
 export interface ServerSessionEvents {
   open: [];
-  close: [reason: ServerCloseReason, error: LifelineError | Error | undefined];
+  /** `info` has the reason again with its side and the layer that noticed (CloseInfo). */
+  close: [reason: ServerCloseReason, error: LifelineError | Error | undefined, info: CloseInfo];
   stream: [event: 'open' | 'refused', destination: Destination, detail: string];
 }
 
@@ -122,6 +134,8 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
   rttMs: number | null = null;
   pingsLimited = 0;
   closeReason: ServerCloseReason | undefined;
+  /** The reason with its side and layer, once closed. */
+  closeInfo: CloseInfo | undefined;
   readonly #config: ServerSessionConfig;
   readonly #decoder: FrameDecoder;
   readonly #idle: IdleTimer;
@@ -154,13 +168,20 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       wheel: config.wheel,
       streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     });
-    this.#idle = new IdleTimer({ timeoutMs: config.clientTimeoutMs, onExpire: () => this.close('client-timeout'), clock: config.clock }).start();
+    this.#idle = new IdleTimer({ timeoutMs: config.clientTimeoutMs, onExpire: () => this.close('heartbeat_timeout'), clock: config.clock }).start();
     this.#handshakeTimer = config.clock.setTimer(() => {
-      if (this.#state === 'handshaking') this.close('handshake-timeout', new TunnelError('ERR_TUNNEL_TIMEOUT', `no AUTH within ${config.handshakeTimeoutMs} ms`));
+      if (this.#state === 'handshaking') this.close('handshake_timeout', new TunnelError('ERR_TUNNEL_TIMEOUT', `no AUTH within ${config.handshakeTimeoutMs} ms`));
     }, config.handshakeTimeoutMs);
     transport.onData((chunk) => this.#onChunk(chunk));
     transport.onDrain(() => this.mux.drained());
-    transport.onClose((error) => this.close(error === undefined ? 'client-closed' : 'transport-error', error));
+    // A FIN (or a WebSocket close) without GOAWAY is the client closing; an error says by its errno.
+    transport.onClose((error) => {
+      if (error === undefined) this.close('peer_close', undefined, transport.kind === 'wss' ? 'websocket' : 'tcp');
+      else {
+        const info = closeInfoFromError(error);
+        this.close(info.reason as ServerCloseReason, error, info.layer);
+      }
+    });
     transport.write(
       encodeHello({
         nonce: this.#nonce,
@@ -199,10 +220,12 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
    * End the session. With an error, GOAWAY carries its code and the socket is ended (flushed);
    * for timeouts and server shutdown it is destroyed at once. Every stream socket goes with it.
    */
-  close(reason: ServerCloseReason, error?: LifelineError | Error): void {
+  close(reason: ServerCloseReason, error?: LifelineError | Error, layer: CloseLayer = 'tunnel'): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.closeReason = reason;
+    const info = closeInfo(reason, layer);
+    this.closeInfo = info;
     this.#idle.stop();
     this.#handshakeTimer?.cancel();
     this.mux.closeAll();
@@ -212,13 +235,13 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     if (typeof code === 'string' && code.startsWith('ERR_TUNNEL') && !this.transport.closed) {
       this.transport.write(encodeGoaway(code, error?.message ?? ''));
       this.transport.end();
-    } else if (reason === 'server-closed' && !this.transport.closed) {
+    } else if (reason === 'shutdown' && !this.transport.closed) {
       this.transport.write(encodeGoaway('ERR_TUNNEL_SHUTDOWN', 'server is shutting down'));
       this.transport.destroy();
     } else {
       this.transport.destroy();
     }
-    this.emit('close', reason, error);
+    this.emit('close', reason, error, info);
   }
 
   #isClosed(): boolean {
@@ -232,7 +255,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
     try {
       frames = this.#decoder.push(chunk);
     } catch (error) {
-      this.close('protocol-error', error as Error);
+      this.close('protocol_error', error as Error);
       return;
     }
     for (const frame of frames) {
@@ -240,7 +263,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       try {
         this.#onFrame(frame);
       } catch (error) {
-        this.close(error instanceof TunnelAuthError ? 'auth-failed' : 'protocol-error', error as Error);
+        this.close(error instanceof TunnelAuthError ? 'auth_failed' : 'protocol_error', error as Error);
         return;
       }
     }
@@ -266,7 +289,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
         this.mux.handle(frame);
         return;
       case FrameType.GOAWAY:
-        this.close('client-closed');
+        this.close('peer_close');
         return;
       default:
         throw new TunnelProtocolError('ERR_TUNNEL_UNEXPECTED', `a client may not send frame type 0x${frame.type.toString(16)}`);

@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { Backoff } from '../core/backoff.js';
 import { InvalidOptionError } from '../core/errors.js';
+import type { CloseLayer, CloseReason, CloseSide } from '../core/close-reason.js';
 import { booleanOption, clockOption, enumOption, functionOption, integerOption, numberOption, rejectUnknown } from '../core/options.js';
 import type { Destination, ForwardSpec } from './address.js';
 import { parseHostPort } from './address.js';
@@ -87,7 +88,8 @@ export type TunnelClientState = 'idle' | 'connecting' | 'connected' | 'waiting' 
 export interface TunnelClientEvents {
   state: [state: TunnelClientState];
   connected: [info: { sessionId: number; address: string; pingIntervalMs: number; attempt: number }];
-  disconnected: [info: { error: Error | undefined; code: string; connectedMs: number }];
+  /** A welcomed session ended: why (`closeReason`, lifeline's one vocabulary), who ended it and the layer that noticed. */
+  disconnected: [info: { error: Error | undefined; code: string; connectedMs: number; closeReason: CloseReason; side: CloseSide; layer: CloseLayer }];
   dead: [info: { silentMs: number; boundMs: number }];
   connectFailed: [info: { error: Error; code: string; attempt: number }];
   reconnecting: [info: { delayMs: number; attempt: number }];
@@ -110,6 +112,8 @@ export interface TunnelClientStatus {
   reconnects: number;
   attempts: number;
   pingIntervalMs: number;
+  /** How the last welcomed session ended; null before one has. */
+  lastClose: { closeReason: CloseReason; side: CloseSide; layer: CloseLayer; code: string; agoMs: number } | null;
   entryPoints: { kind: EntryKind; address: string; connections: number }[];
 }
 
@@ -153,6 +157,9 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   #attempts = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
+  #lastClose: { closeReason: CloseReason; side: CloseSide; layer: CloseLayer; code: string; atMs: number } | undefined;
+  /** Welcomed sessions ended, by `reason` and `layer` (key `reason layer`). */
+  readonly #disconnects = new Map<string, number>();
   #waitTimer: TimerHandle | undefined;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
@@ -290,6 +297,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       reconnects: Math.max(0, this.#sessions - 1),
       attempts: this.#attempts,
       pingIntervalMs: s?.pingIntervalMs ?? this.pingIntervalMs,
+      lastClose: this.#lastClose === undefined ? null : { ...omitAt(this.#lastClose), agoMs: Math.round(this.#clock.now() - this.#lastClose.atMs) },
       entryPoints: this.#entries.map((e) => ({ kind: e.kind, address: `${e.address.host}:${e.address.port}`, connections: e.connections })),
     };
   }
@@ -312,6 +320,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
         { labels: { direction: 'sent' }, value: s.bytesSent },
         { labels: { direction: 'received' }, value: s.bytesReceived },
       ]),
+      f('lifeline_tunnel_client_disconnects_total', [...this.#disconnects].map(([key, value]) => {
+        const [reason = '', layer = ''] = key.split(' ');
+        return { labels: { reason, layer }, value };
+      })),
     ];
   }
 
@@ -442,9 +454,21 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (code === 'ERR_TUNNEL_DEAD_PEER') {
       this.emit('dead', { silentMs: (error as { silentMs?: number }).silentMs ?? 0, boundMs: session.pingIntervalMs + this.missedPings * this.pingTimeoutMs });
     }
-    if (this.#state !== 'closed') this.emit('disconnected', { error, code, connectedMs: this.#clock.now() - connectedAt });
+    if (this.#state !== 'closed') {
+      // Set by every path that closes a session; the fallback only guards a future one.
+      const info = session.closeInfo ?? { reason: 'error', side: 'remote', layer: 'tunnel' };
+      const key = `${info.reason} ${info.layer}`;
+      this.#disconnects.set(key, (this.#disconnects.get(key) ?? 0) + 1);
+      this.#lastClose = { closeReason: info.reason, side: info.side, layer: info.layer, code, atMs: this.#clock.now() };
+      this.emit('disconnected', { error, code, connectedMs: this.#clock.now() - connectedAt, closeReason: info.reason, side: info.side, layer: info.layer });
+    }
     return error;
   }
+}
+
+function omitAt<T extends { atMs: number }>(record: T): Omit<T, 'atMs'> {
+  const { atMs: _atMs, ...rest } = record;
+  return rest;
 }
 
 function codeOf(error: Error | undefined): string {

@@ -22,6 +22,7 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
+import type { CloseInfo, CloseLayer, CloseReason } from '../core/close-reason.js';
 import { booleanOption, clockOption, enumOption, functionOption, integerOption, rejectUnknown } from '../core/options.js';
 import { MAX_WHEEL_TIMEOUT_MS, TimerWheel } from '../core/timer-wheel.js';
 import { setTcpKeepAlive } from '../transport/tcp-keepalive.js';
@@ -84,7 +85,8 @@ export interface TunnelServerOptions {
 export interface TunnelServerEvents {
   listening: [address: { host: string; port: number }];
   session: [session: ServerSession];
-  sessionClose: [session: ServerSession, reason: ServerCloseReason, error: Error | undefined];
+  /** `info`: the reason again with its side and the layer that noticed. */
+  sessionClose: [session: ServerSession, reason: ServerCloseReason, error: Error | undefined, info: CloseInfo];
   warning: [message: string];
 }
 
@@ -94,7 +96,7 @@ export interface TunnelServerStatus {
   pingIntervalMs: number;
   clientTimeoutMs: number;
   sessions: ServerSessionStatus[];
-  totals: { sessionsOpened: number; streamsOpened: number; bytesFromClients: number; bytesToClients: number; closes: Record<string, number>; streamsRefused: Record<string, number> };
+  totals: { sessionsOpened: number; streamsOpened: number; bytesFromClients: number; bytesToClients: number; closes: Record<string, number>; closesByLayer: Record<string, Record<string, number>>; streamsRefused: Record<string, number> };
 }
 
 const KNOWN = [
@@ -141,7 +143,9 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   #nextId = 1;
   #address: { host: string; port: number } | null = null;
   #closed = false;
+  /** Sessions ended, by close reason; and by layer then reason (the metric's labels). */
   readonly #closes = new Map<string, number>();
+  readonly #closesByLayer = new Map<CloseLayer, Map<CloseReason, number>>();
   readonly #refused = new Map<string, number>();
   readonly #metrics = new MetricsRegistry(SERVER_METRICS, () => this.#families());
   #sessionsOpened = 0;
@@ -260,6 +264,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         bytesFromClients: this.#closedBytesIn + sessions.reduce((n, s) => n + s.bytesFromClient, 0),
         bytesToClients: this.#closedBytesOut + sessions.reduce((n, s) => n + s.bytesToClient, 0),
         closes: Object.fromEntries(this.#closes),
+        closesByLayer: Object.fromEntries([...this.#closesByLayer].map(([layer, byReason]) => [layer, Object.fromEntries(byReason)])),
         streamsRefused: Object.fromEntries(this.#refused),
       },
     };
@@ -279,7 +284,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       f('lifeline_tunnel_sessions', [{ value: open.length }]),
       f('lifeline_tunnel_streams', [{ value: s.sessions.reduce((n, x) => n + x.streams, 0) }]),
       f('lifeline_tunnel_sessions_opened_total', [{ value: s.totals.sessionsOpened }]),
-      f('lifeline_tunnel_session_closes_total', countSamples('reason', this.#closes)),
+      f('lifeline_tunnel_session_closes_total', [...this.#closesByLayer].flatMap(([layer, byReason]) => [...byReason].map(([reason, value]) => ({ labels: { reason, layer }, value })))),
       f('lifeline_tunnel_streams_opened_total', [{ value: s.totals.streamsOpened }]),
       f('lifeline_tunnel_streams_refused_total', countSamples('reason', this.#refused)),
       f('lifeline_tunnel_bytes_total', [
@@ -296,7 +301,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (this.#closed) return;
     this.#closed = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const session of [...this.sessions.values()]) session.close('server-closed');
+    for (const session of [...this.sessions.values()]) session.close('shutdown');
     for (const raw of this.#raw) raw.destroy();
     this.#wss?.close();
     this.#wheel.close();
@@ -327,7 +332,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (this.sessions.size >= this.maxClients) {
       transport.write(encodeGoaway('ERR_TUNNEL_LIMIT', `too many clients (max ${this.maxClients})`));
       transport.end();
-      this.#count(this.#closes, 'limit');
+      this.#countClose('rejected', 'tunnel');
       return;
     }
     const session = new ServerSession(transport, {
@@ -357,14 +362,23 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       if (event === 'open') this.#streamsOpened += 1;
       else this.#count(this.#refused, detail);
     });
-    session.on('close', (reason, error) => {
+    session.on('close', (reason, error, info) => {
       this.sessions.delete(session.id);
       this.#closedBytesIn += session.mux.bytesIn;
       this.#closedBytesOut += session.mux.bytesOut;
-      const code = (error as { code?: unknown } | undefined)?.code;
-      this.#count(this.#closes, typeof code === 'string' && reason === 'protocol-error' ? code : reason);
-      this.emit('sessionClose', session, reason, error);
+      this.#countClose(reason, info.layer);
+      this.emit('sessionClose', session, reason, error, info);
     });
+  }
+
+  #countClose(reason: CloseReason, layer: CloseLayer): void {
+    this.#count(this.#closes, reason);
+    let byReason = this.#closesByLayer.get(layer);
+    if (byReason === undefined) {
+      byReason = new Map();
+      this.#closesByLayer.set(layer, byReason);
+    }
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
 
   #count(map: Map<string, number>, key: string): void {

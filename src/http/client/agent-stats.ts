@@ -8,7 +8,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { reasonFromError } from '../../core/close-reason.js';
-import type { CloseReason as CoreCloseReason } from '../../core/close-reason.js';
+import type { CloseLayer, CloseReason as CoreCloseReason } from '../../core/close-reason.js';
 
 /**
  * Why an agent's socket was closed: the subset of lifeline's one close-reason vocabulary
@@ -17,13 +17,14 @@ import type { CloseReason as CoreCloseReason } from '../../core/close-reason.js'
  */
 export type CloseReason = Extract<
   CoreCloseReason,
-  | 'peer_close' | 'idle_timeout' | 'hint_expiry' | 'max_requests' | 'max_age' | 'stale' | 'evicted' | 'shutdown' | 'aborted'
+  | 'peer_close' | 'peer_idle_close' | 'idle_timeout' | 'hint_expiry' | 'max_requests' | 'max_age' | 'stale' | 'evicted' | 'shutdown' | 'aborted'
   | 'error' | 'reset' | 'tcp_timeout' | 'tls_error'
 >;
 
 /**
  * The agent's reasons, in the order its `closes` counters list them:
  * - `peer_close`: the server closed it (FIN, `Connection: close`, HTTP/1.0) outside a request we could retry;
+ * - `peer_idle_close`: the server closed it (FIN) while it sat idle in the pool (its idle timeout is shorter than ours);
  * - `idle_timeout`: idle for `freeSocketTimeoutMs`;
  * - `hint_expiry`: idle past the server's `Keep-Alive: timeout` minus `hintMarginMs`, or a hint at or below the margin;
  * - `max_requests`: `Keep-Alive: max` or `maxRequestsPerSocket` reached;
@@ -35,9 +36,31 @@ export type CloseReason = Extract<
  * - `reset`, `tcp_timeout`, `tls_error`, `error`: a socket error outside the stale cases, by its code (`reasonFromError`).
  */
 export const AGENT_CLOSE_REASONS: readonly CloseReason[] = [
-  'peer_close', 'idle_timeout', 'hint_expiry', 'max_requests', 'max_age', 'stale', 'evicted', 'shutdown', 'aborted',
+  'peer_close', 'peer_idle_close', 'idle_timeout', 'hint_expiry', 'max_requests', 'max_age', 'stale', 'evicted', 'shutdown', 'aborted',
   'reset', 'tcp_timeout', 'tls_error', 'error',
 ];
+
+/**
+ * The layer that noticed an agent socket's end: the kernel for errors, TLS for its failures, the
+ * pool for what it decides (or sees) about a socket it holds idle, HTTP/1.1 for what an exchange
+ * decides (`Connection: close`, `Keep-Alive: max`, an aborted request).
+ */
+export function agentCloseLayer(reason: CloseReason): CloseLayer {
+  switch (reason) {
+    case 'reset':
+    case 'tcp_timeout':
+    case 'error':
+      return 'tcp';
+    case 'tls_error':
+      return 'tls';
+    case 'peer_close':
+    case 'max_requests':
+    case 'aborted':
+      return 'http1';
+    default:
+      return 'pool';
+  }
+}
 
 /** The close reason a socket error stands for (`reasonFromError`, which only yields these four). */
 export function errorCloseReason(error: unknown): 'reset' | 'tcp_timeout' | 'tls_error' | 'error' {
@@ -101,7 +124,7 @@ export const AGENT_CHANNELS = {
   reuse: 'lifeline:agent:reuse',
   /** `{ agent, origin, socket, phase: 'before-reuse' | 'before-response', action: 'discarded' | 'retried' | 'failed', method?, cause? }` */
   stale: 'lifeline:agent:stale',
-  /** `{ agent, origin, socket, closeReason, side, requests }`: a socket closed (`side`: 'local' | 'remote'). */
+  /** `{ agent, origin, socket, closeReason, side, layer, requests }`: a socket closed (`side`: 'local' | 'remote'; `layer`: agentCloseLayer). */
   close: 'lifeline:agent:close',
   /** `{ agent, origin, header }`: a malformed `Keep-Alive` header was ignored. */
   malformedHint: 'lifeline:agent:malformed-hint',

@@ -12,6 +12,6 @@ export { HttpsKeepAliveAgent } from './https-keep-alive-agent.js';
 export { StaleSocketError } from './stale-socket-error.js';
 export { parseKeepAliveHint } from './keep-alive-hint.js';
 export type { KeepAliveHint } from './keep-alive-hint.js';
-export { AGENT_CHANNELS, AGENT_CLOSE_REASONS } from './agent-stats.js';
+export { AGENT_CHANNELS, AGENT_CLOSE_REASONS, agentCloseLayer } from './agent-stats.js';
 export type { CloseReason, OriginStats } from './agent-stats.js';
 export type { KeepAliveAgentOptions, HttpsKeepAliveAgentOptions } from './agent-options.js';

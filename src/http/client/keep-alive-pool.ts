@@ -32,7 +32,7 @@ import { closeSide } from '../../core/close-reason.js';
 import { ClosedError } from '../../core/errors.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { AgentSettings } from './agent-options.js';
-import { channels, emptyOriginStats, errorCloseReason } from './agent-stats.js';
+import { agentCloseLayer, channels, emptyOriginStats, errorCloseReason } from './agent-stats.js';
 import type { CloseReason, OriginStats } from './agent-stats.js';
 import type { AgentInternals, ConnectOptions } from './node-internals.js';
 import { mirrorMove, normalizeServerName, removeFrom, requestInternals, socketInternals } from './node-internals.js';
@@ -135,7 +135,7 @@ export class KeepAlivePool {
     });
     socket.on('end', () => {
       meta.peerEnded = true;
-      if (meta.state === 'idle') this.#close(meta, 'peer_close');
+      if (meta.state === 'idle') this.#close(meta, 'peer_idle_close');
     });
     if (socket instanceof TLSSocket) {
       socket.once('secureConnect', () => {
@@ -367,7 +367,7 @@ export class KeepAlivePool {
     meta.origin.stats.closes[reason]++;
     if (channels.close.hasSubscribers) {
       channels.close.publish({
-        agent: this.#agent, origin: meta.origin.stats.origin, socket: meta.socket, closeReason: reason, side: closeSide(reason), requests: meta.requests,
+        agent: this.#agent, origin: meta.origin.stats.origin, socket: meta.socket, closeReason: reason, side: closeSide(reason), layer: agentCloseLayer(reason), requests: meta.requests,
       });
     }
   }

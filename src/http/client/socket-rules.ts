@@ -122,7 +122,7 @@ export function idleBound(meta: SocketMeta, settings: AgentSettings, now: number
 
 /** The close reason when the pool did not choose one: the socket closed by itself. */
 export function inferCloseReason(meta: SocketMeta, hadError: boolean): CloseReason {
-  if (meta.state === 'idle') return 'peer_close';
+  if (meta.state === 'idle') return 'peer_idle_close';
   if (meta.errorReason !== undefined) return meta.errorReason;
   if (hadError) return 'error';
   const res = meta.req === undefined ? null : requestInternals(meta.req).res;

@@ -210,7 +210,7 @@ export class Http2KeepAliveController {
           });
         },
       });
-      hb.on('dead', () => this.#end(s, 'heartbeat_timeout', constants.NGHTTP2_NO_ERROR));
+      hb.on('dead', (reason) => this.#end(s, reason, constants.NGHTTP2_NO_ERROR));
       s.heartbeat = hb.start();
     }
     session.on('ping', () => this.#onPing(s));

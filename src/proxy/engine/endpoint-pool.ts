@@ -336,7 +336,7 @@ export class EndpointPool {
       return;
     }
     const failure = conn.failure;
-    const reason: CloseReason = failure === undefined ? 'peer_close' : reasonFromError(failure);
+    const reason: CloseReason = failure === undefined ? (previous === 'idle' ? 'peer_idle_close' : 'peer_close') : reasonFromError(failure);
     this.#move(conn, 'closed');
     if (previous === 'active') {
       this.metrics.destroyedByRemoteWithActiveRequest();

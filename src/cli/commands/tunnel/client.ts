@@ -119,7 +119,13 @@ export async function runClient(argv: readonly string[], io: CliIo): Promise<num
   const log = logger(io, s.str('log'));
   client.on('connected', (i) => log('connected', i, `connected to ${serverText ?? ''} (${i.address}), session ${i.sessionId}, ping every ${i.pingIntervalMs} ms`));
   client.on('dead', (i) => log('dead', i, `server declared dead: silent ${Math.round(i.silentMs)} ms (bound ${i.boundMs} ms)`));
-  client.on('disconnected', (i) => log('disconnected', { code: i.code, message: i.error?.message ?? null, connectedMs: Math.round(i.connectedMs) }, `disconnected: ${i.code}${i.error === undefined ? '' : ` (${i.error.message})`}`));
+  client.on('disconnected', (i) =>
+    log(
+      'disconnected',
+      { closeReason: i.closeReason, side: i.side, layer: i.layer, code: i.code, message: i.error?.message ?? null, connectedMs: Math.round(i.connectedMs) },
+      `disconnected: ${i.closeReason} (${i.side}, ${i.layer}; ${i.code})${i.error === undefined ? '' : ` ${i.error.message}`}`,
+    ),
+  );
   client.on('connectFailed', (i) => log('connectFailed', { code: i.code, message: i.error.message, attempt: i.attempt }, `connect attempt ${i.attempt} failed: ${i.code} (${i.error.message})`));
   client.on('reconnecting', (i) => log('reconnecting', i, `reconnecting in ${i.delayMs} ms (attempt ${i.attempt})`));
   client.on('notice', (m) => log('notice', { message: m }, `server notice: ${m}`));

@@ -95,9 +95,9 @@ export async function runServer(argv: readonly string[], io: CliIo): Promise<num
   const admin = adminText === undefined ? undefined : parseHostPort('--admin', adminText, '127.0.0.1');
   server.on('warning', (m) => log('warning', { message: m }, `warning: ${m}`));
   server.on('session', (x) => log('session', { session: x.id, name: x.name, remote: x.transport.remoteAddress, reconnects: x.reconnects }, `session ${x.id} open: ${x.name} from ${x.transport.remoteAddress} (reconnects ${x.reconnects})`));
-  server.on('sessionClose', (x, reason, error) => {
+  server.on('sessionClose', (x, reason, error, info) => {
     const code = (error as { code?: unknown } | undefined)?.code;
-    log('sessionClose', { session: x.id, reason, code: typeof code === 'string' ? code : null, message: error?.message ?? null }, `session ${x.id} closed: ${reason}${typeof code === 'string' ? ` (${code}: ${error?.message ?? ''})` : ''}`);
+    log('sessionClose', { session: x.id, reason, side: info.side, layer: info.layer, code: typeof code === 'string' ? code : null, message: error?.message ?? null }, `session ${x.id} closed: ${reason} (${info.side}, ${info.layer})${typeof code === 'string' ? ` (${code}: ${error?.message ?? ''})` : ''}`);
   });
   let adminServer: AdminServer | undefined;
   let address: { host: string; port: number };
