@@ -95,3 +95,26 @@ test('at the cap with nothing idle: reject answers 503; pause holds the newcomer
   assert.ok(first.text().includes('200 OK'));
   for (const x of [busy, refused, first, held]) x.socket.destroy();
 });
+
+test('close reasons on the client side: a FIN between requests is peer_idle_close, during a request head peer_close', async (t) => {
+  const backend = await startRawBackend({ name: 'b' });
+  const proxy = await startProxy(yaml(backend.port, '{}'));
+  t.after(async () => {
+    await proxy.close();
+    await backend.close();
+  });
+  const idle = await client(proxy.port());
+  idle.send('/a');
+  await waitUntil(() => idle.text().includes('200 OK'), 2_000);
+  idle.socket.end();
+  const partial = await client(proxy.port());
+  partial.socket.write('GET /half HTTP/1.1\r\nHo');
+  await sleep(50);
+  partial.socket.end();
+  const stats = proxy.metrics.listener('main').stats();
+  await waitUntil(() => proxy.metrics.listener('main').stats().cxClosed.peer_close >= 1, 2_000);
+  const after = proxy.metrics.listener('main').stats();
+  assert.equal(after.cxClosed.peer_idle_close, 1, JSON.stringify(after.cxClosed));
+  assert.equal(after.cxClosed.peer_close, 1);
+  assert.ok(stats.cxTotal >= 2);
+});

@@ -373,8 +373,9 @@ export class Http1Connection {
     // partial head, a cut body) closes now; a tunnel passes the FIN on.
     switch (this.state) {
       case 'idle':
+        return this.#close('peer_idle_close', false);
       case 'head':
-        return this.#close('peer_close', false);
+        return this.#close(this.#buf.length === 0 && this.requests > 0 ? 'peer_idle_close' : 'peer_close', false);
       case 'exchange': {
         const ex = this.#stream?.exchange;
         if (ex !== undefined && !ex.requestDone) {
