@@ -1,0 +1,283 @@
+/**
+ * Membership changes under load, through the whole proxy: a cluster's endpoints change (DNS
+ * A records from a real dnsmasq, a watched endpoints file, the admin API) while GETs and POSTs
+ * run through it, and nothing is lost: 0 failed requests, 0 POST delivered twice, new endpoints
+ * get traffic within one refresh, removed ones none once their requests in flight are done and
+ * no connection left open to them. Backends listen on 127.0.0.2-5 (all on lo under Linux).
+ * Also: a hash balancer sends one header value to one backend, the same in two proxies.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../src/proxy/config/index.js';
+import { Proxy } from '../src/proxy/proxy.js';
+import { startRawBackend } from './helpers/proxy-backends.js';
+import type { RawBackend } from './helpers/proxy-backends.js';
+import { request, scratchDir, waitUntil } from './helpers/proxy-harness.js';
+import { Dnsmasq, dnsmasqBinary } from './helpers/dnsmasq.js';
+import { skipFor } from './helpers/lease-prerequisites.js';
+
+const binary = dnsmasqBinary();
+const skipDns = skipFor('fleet dns', binary === undefined ? 'dnsmasq is not installed (Debian package dnsmasq)' : undefined);
+const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+const TOKEN = 'fleet-test-token-0123456789';
+/** One DNS refresh (200 ms) plus room for a loaded machine. */
+const ONE_REFRESH_MS = 200 + 1_500;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Four backends, one per loopback address, all on one port (A records carry no port). */
+async function startBackends(): Promise<RawBackend[]> {
+  const delay = (): number => 2 + Math.floor(Math.random() * 15);
+  const first = await startRawBackend({ name: HOSTS[0] as string, host: HOSTS[0] as string, responseDelayMs: delay });
+  const rest = await Promise.all(HOSTS.slice(1).map((host) => startRawBackend({ name: host, host, port: first.port, responseDelayMs: delay })));
+  return [first, ...rest];
+}
+
+/** GETs and POSTs from `workers` kept-alive client connections until `stop()`. */
+class Load {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  readonly failures: string[] = [];
+  readonly postsAnswered: string[] = [];
+  sent = 0;
+  #stopped = false;
+  #runs: Promise<void>[] = [];
+
+  constructor(readonly port: number, workers = 6) {
+    for (let w = 0; w < workers; w++) this.#runs.push(this.#run(w));
+  }
+
+  async #run(w: number): Promise<void> {
+    // Bounded: 20,000 requests per worker at most, and the test stops it long before.
+    for (let i = 0; i < 20_000 && !this.#stopped; i++) {
+      const post = i % 2 === 1;
+      const id = `${w}-${i}`;
+      this.sent += 1;
+      try {
+        const reply = await request(this.port, post ? { method: 'POST', body: `id=${id}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': id }, agent: this.agent, timeoutMs: 5_000 } : { agent: this.agent, headers: { 'x-request-id': id }, timeoutMs: 5_000 });
+        if (reply.status !== 200) this.failures.push(`${id}: status ${reply.status} ${reply.body.trim()}`);
+        else if (post) this.postsAnswered.push(id);
+      } catch (error) {
+        this.failures.push(`${id}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#runs);
+    this.agent.destroy();
+  }
+}
+
+/** Every POST answered 200 reached exactly one backend exactly once; none arrived twice. */
+function assertPostsOnce(backends: readonly RawBackend[], answered: readonly string[]): void {
+  const seen = new Map<string, number>();
+  for (const b of backends) for (const [id, n] of b.postIds) seen.set(id, (seen.get(id) ?? 0) + n);
+  const twice = [...seen].filter(([, n]) => n > 1);
+  assert.deepEqual(twice, [], 'POSTs delivered more than once');
+  for (const id of answered) assert.equal(seen.get(id), 1, `POST ${id} was answered but no backend counted it`);
+}
+
+function proxyYaml(cluster: string, eventsFile: string): string {
+  return `listeners: [{ name: main, address: "127.0.0.1:0", routes: [{ cluster: api }] }]
+clusters:
+  api:
+${cluster}
+admin: { address: "127.0.0.1:0", token: "${TOKEN}" }
+accessLog: { target: "off" }
+eventLog: { target: "${eventsFile}" }
+`;
+}
+
+/** Wait until `members` have each answered a request (bounded by `timeoutMs`); ms taken or undefined. */
+function waitForTraffic(members: readonly RawBackend[], timeoutMs: number): Promise<number | undefined> {
+  const before = members.map((b) => b.requests);
+  return waitUntil(() => members.every((b, i) => b.requests > (before[i] as number)), timeoutMs);
+}
+
+/**
+ * The removed backends: once the cluster no longer lists them (their requests in flight done),
+ * no connection stays open to them and no request reaches them while the load goes on.
+ */
+async function assertDrained(proxy: Proxy, removed: readonly RawBackend[], port: number): Promise<void> {
+  const cluster = proxy.clusters.get('api');
+  assert.ok(cluster !== undefined);
+  const gone = await waitUntil(() => removed.every((b) => !cluster.members.some((m) => m.pool.endpoint.host === b.name)), 5_000);
+  assert.ok(gone !== undefined, `removed members still listed: ${cluster.members.map((m) => `${m.pool.key} active=${m.pool.activeCount}`).join(', ')}`);
+  const closed = await waitUntil(() => removed.every((b) => b.open === 0), 2_000);
+  assert.ok(closed !== undefined, `sockets still open to removed backends: ${removed.map((b) => `${b.name}=${b.open}`).join(', ')}`);
+  const counts = removed.map((b) => b.requests);
+  await sleep(500);
+  assert.deepEqual(removed.map((b) => b.requests), counts, `a removed backend got requests after draining (port ${port})`);
+  assert.ok(removed.every((b) => b.open === 0), 'a connection to a removed backend was opened after draining');
+}
+
+function eventsOf(file: string): { event: string; message?: string; origin?: string }[] {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; message?: string; origin?: string });
+}
+
+test('fleet: DNS A records 2 -> 4 -> 1 under load lose nothing; the resolver stopped keeps the last answer', { skip: skipDns, timeout: 30_000 }, async (t) => {
+  const backends = await startBackends();
+  const [b2, b3, b4, b5] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
+  const port = b2.port;
+  const dns = await Dnsmasq.start(binary as string, [`${b2.name} api.test`, `${b3.name} api.test`], [], 1);
+  const scratch = scratchDir('fleet-dns');
+  const eventsFile = join(scratch.dir, 'events.log');
+  const discovery = `    discovery: { type: dns, name: api.test, port: ${port}, resolver: ["${dns.server}"], minRefreshMs: 100, maxRefreshMs: 200, queryTimeoutMs: 300, ipv6: false }`;
+  const proxy = await Proxy.start(parseConfig(proxyYaml(discovery, eventsFile), join(scratch.dir, 'proxy.yaml'), {}));
+  t.after(async () => {
+    await proxy.close();
+    await dns.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const cluster = proxy.clusters.get('api');
+  assert.deepEqual(cluster?.views.map((v) => v.key), [`127.0.0.2:${port}`, `127.0.0.3:${port}`], 'the first answer is in before listening');
+
+  const load = new Load(proxy.port());
+  try {
+    assert.ok((await waitForTraffic([b2, b3], 3_000)) !== undefined, 'no traffic on the first two endpoints');
+
+    await dns.setHosts(HOSTS.map((h) => `${h} api.test`));
+    const grew = await waitForTraffic([b4, b5], ONE_REFRESH_MS);
+    assert.ok(grew !== undefined, `new endpoints got no traffic within ${ONE_REFRESH_MS} ms`);
+
+    await dns.setHosts([`${b4.name} api.test`]);
+    const shrunk = await waitUntil(() => cluster?.views.length === 1, ONE_REFRESH_MS);
+    assert.ok(shrunk !== undefined, 'the cluster did not shrink to one endpoint within one refresh');
+    await assertDrained(proxy, [b2, b3, b5], port);
+    assert.ok((await waitForTraffic([b4], 1_000)) !== undefined, 'the remaining endpoint serves');
+
+    // The resolver goes away mid-run: the last answer stays, traffic goes on.
+    const staleBefore = proxy.fleets.get('api')?.discovery?.stats.staleKept ?? 0;
+    await dns.stop();
+    const stale = await waitUntil(() => (proxy.fleets.get('api')?.discovery?.stats.staleKept ?? 0) >= staleBefore + 2, 3_000);
+    assert.ok(stale !== undefined, 'the stopped resolver was not noticed');
+    assert.deepEqual(cluster?.views.map((v) => v.key), [`127.0.0.4:${port}`]);
+    assert.ok((await waitForTraffic([b4], 1_000)) !== undefined, 'traffic stopped with the resolver');
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent} requests failed`);
+  assert.ok(load.postsAnswered.length > 50, `only ${load.postsAnswered.length} POSTs ran`);
+  assertPostsOnce(backends, load.postsAnswered);
+
+  const stats = (await request(proxy.adminPort() as number, { path: '/stats', headers: { authorization: `Bearer ${TOKEN}` } })).body;
+  const membership = (JSON.parse(stats) as { membership: Record<string, { source: string; changes: number; discovery: { staleKept: number } }> }).membership['api'];
+  assert.equal(membership?.source, 'dns');
+  assert.ok((membership?.changes ?? 0) >= 3 && (membership?.discovery.staleKept ?? 0) >= 2, stats);
+  const events = eventsOf(eventsFile);
+  assert.ok(events.some((e) => e.event === 'membership_changed' && /draining 127\.0\.0\.2:\d+, 127\.0\.0\.3:\d+, 127\.0\.0\.5:\d+/.test(e.message ?? '')), 'no drain in the event log');
+  assert.ok(events.some((e) => e.event === 'discovery_stale' && /keeping the last good answer \(1 endpoint\)/.test(e.message ?? '')), 'no stale answer in the event log');
+});
+
+test('fleet: the endpoints file 2 -> 4 -> 1 under load loses nothing; a bad file keeps the set', { timeout: 20_000 }, async (t) => {
+  const backends = await startBackends();
+  const [b2, b3, b4, b5] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
+  const scratch = scratchDir('fleet-file');
+  const file = join(scratch.dir, 'api-endpoints.yaml');
+  const write = (list: readonly RawBackend[], text?: string): void => {
+    writeFileSync(`${file}.tmp`, text ?? list.map((b) => `- address: ${b.name}:${b.port}\n`).join(''));
+    renameSync(`${file}.tmp`, file);
+  };
+  write([b2, b3]);
+  const eventsFile = join(scratch.dir, 'events.log');
+  const proxy = await Proxy.start(parseConfig(proxyYaml(`    endpointsFile: ${file}`, eventsFile), join(scratch.dir, 'proxy.yaml'), {}));
+  t.after(async () => {
+    await proxy.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const cluster = proxy.clusters.get('api');
+  const load = new Load(proxy.port());
+  try {
+    assert.ok((await waitForTraffic([b2, b3], 3_000)) !== undefined);
+    write([b2, b3, b4, b5]);
+    assert.ok((await waitForTraffic([b4, b5], 2_000)) !== undefined, 'new endpoints got no traffic');
+    write([b4]);
+    assert.ok((await waitUntil(() => cluster?.views.length === 1, 2_000)) !== undefined, 'the file change was not applied');
+    await assertDrained(proxy, [b2, b3, b5], b2.port);
+    write([], '- address: nowhere\n');
+    assert.ok((await waitUntil(() => proxy.fleets.get('api')?.endpointsFile?.stats.rejections === 1, 2_000)) !== undefined, 'the bad file was not rejected');
+    assert.ok((await waitForTraffic([b4], 1_000)) !== undefined, 'traffic stopped after a bad file');
+    assert.deepEqual(cluster?.views.map((v) => v.key), [`127.0.0.4:${b4.port}`]);
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent} requests failed`);
+  assertPostsOnce(backends, load.postsAnswered);
+  assert.ok(eventsOf(eventsFile).some((e) => e.event === 'endpoints_file_rejected'), 'the rejection is not in the event log');
+});
+
+test('fleet: the admin API adds, re-weights and drains endpoints under load, behind the token', { timeout: 20_000 }, async (t) => {
+  const backends = await startBackends();
+  const [b2, b3, b4] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
+  const scratch = scratchDir('fleet-admin');
+  const cluster = `    endpoints: [{ address: "${b2.name}:${b2.port}" }, { address: "${b3.name}:${b3.port}" }]`;
+  const proxy = await Proxy.start(parseConfig(proxyYaml(cluster, join(scratch.dir, 'events.log')), join(scratch.dir, 'proxy.yaml'), {}));
+  t.after(async () => {
+    await proxy.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const admin = proxy.adminPort() as number;
+  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const refused = await request(admin, { method: 'POST', path: '/clusters/api/endpoints', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: `${b4.name}:${b4.port}` }) });
+  assert.equal(refused.status, 401, 'no token, no change');
+  const wrong = await request(admin, { method: 'DELETE', path: `/clusters/api/endpoints/${b2.name}:${b2.port}`, headers: { authorization: 'Bearer not-the-token-at-all' } });
+  assert.equal(wrong.status, 401);
+  assert.equal(proxy.clusters.get('api')?.views.length, 2);
+
+  const load = new Load(proxy.port());
+  try {
+    assert.ok((await waitForTraffic([b2, b3], 3_000)) !== undefined);
+    const added = await request(admin, { method: 'POST', path: '/clusters/api/endpoints', headers: auth, body: JSON.stringify({ address: `${b4.name}:${b4.port}`, weight: 1 }) });
+    assert.equal(added.status, 201, added.body);
+    assert.ok((await waitForTraffic([b4], 1_000)) !== undefined, 'the added endpoint got no traffic');
+    const weighted = await request(admin, { method: 'POST', path: '/clusters/api/endpoints', headers: auth, body: JSON.stringify({ address: `${b4.name}:${b4.port}`, weight: 5 }) });
+    assert.equal(weighted.status, 200, weighted.body);
+    assert.equal(proxy.clusters.get('api')?.member(`${b4.name}:${b4.port}`)?.view.weight, 5);
+    for (const b of [b2, b3]) {
+      const removed = await request(admin, { method: 'DELETE', path: `/clusters/api/endpoints/${b.name}:${b.port}`, headers: auth });
+      assert.equal(removed.status, 200, removed.body);
+    }
+    await assertDrained(proxy, [b2, b3], b2.port);
+    const last = await request(admin, { method: 'DELETE', path: `/clusters/api/endpoints/${b4.name}:${b4.port}`, headers: auth });
+    assert.equal(last.status, 409, 'the last endpoint stays');
+  } finally {
+    await load.stop();
+  }
+  assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent} requests failed`);
+  assertPostsOnce(backends, load.postsAnswered);
+});
+
+test('fleet: ring-hash on a header sends one value to one backend, the same in two proxies', { timeout: 20_000 }, async (t) => {
+  const backends = await startBackends();
+  const scratch = scratchDir('fleet-hash');
+  const endpoints = backends.map((b) => `{ address: "${b.name}:${b.port}" }`).join(', ');
+  const yaml = (kind: string): string => proxyYaml(`    balancer: ${kind}\n    hashOn: "header:x-user"\n    endpoints: [${endpoints}]`, join(scratch.dir, 'events.log'));
+  const proxies = [await Proxy.start(parseConfig(yaml('ring-hash'), join(scratch.dir, 'a.yaml'), {})), await Proxy.start(parseConfig(yaml('ring-hash'), join(scratch.dir, 'b.yaml'), {})), await Proxy.start(parseConfig(yaml('maglev'), join(scratch.dir, 'c.yaml'), {}))];
+  t.after(async () => {
+    for (const p of proxies) await p.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const [a, b, c] = proxies as [Proxy, Proxy, Proxy];
+  const chosen = new Set<string>();
+  const maglevChosen = new Set<string>();
+  for (let u = 0; u < 40; u++) {
+    const headers = { 'x-user': `user-${u}` };
+    const first = (await request(a.port(), { headers })).headers['x-backend'];
+    assert.ok(typeof first === 'string');
+    chosen.add(first);
+    for (let k = 0; k < 3; k++) assert.equal((await request(a.port(), { headers })).headers['x-backend'], first, `user-${u} moved within one proxy`);
+    assert.equal((await request(b.port(), { headers })).headers['x-backend'], first, `user-${u}: the two proxies disagree`);
+    const m = (await request(c.port(), { headers })).headers['x-backend'];
+    assert.equal((await request(c.port(), { headers })).headers['x-backend'], m, `user-${u} moved under maglev`);
+    maglevChosen.add(String(m));
+  }
+  assert.ok(chosen.size >= 3, `40 users landed on only ${chosen.size} backends (ring-hash)`);
+  assert.ok(maglevChosen.size >= 3, `40 users landed on only ${maglevChosen.size} backends (maglev)`);
+});
