@@ -168,6 +168,10 @@ test('fleet: DNS A records 2 -> 4 -> 1 under load lose nothing; the resolver sto
   const membership = (JSON.parse(stats) as { membership: Record<string, { source: string; changes: number; discovery: { staleKept: number } }> }).membership['api'];
   assert.equal(membership?.source, 'dns');
   assert.ok((membership?.changes ?? 0) >= 3 && (membership?.discovery.staleKept ?? 0) >= 2, stats);
+  const scrape = (await request(proxy.adminPort() as number, { path: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } })).body;
+  assert.ok(Number(/^lifeline_discovery_stale_kept_total\{cluster="api"\} (\d+)$/m.exec(scrape)?.[1]) >= 2, 'stale answers not in /metrics');
+  assert.match(scrape, /^lifeline_cluster_endpoints\{cluster="api"\} 1$/m);
+  assert.match(scrape, /^lifeline_membership_endpoints_removed_total\{cluster="api"\} 3$/m);
   const events = eventsOf(eventsFile);
   assert.ok(events.some((e) => e.event === 'membership_changed' && /draining 127\.0\.0\.2:\d+, 127\.0\.0\.3:\d+, 127\.0\.0\.5:\d+/.test(e.message ?? '')), 'no drain in the event log');
   assert.ok(events.some((e) => e.event === 'discovery_stale' && /keeping the last good answer \(1 endpoint\)/.test(e.message ?? '')), 'no stale answer in the event log');

@@ -22,6 +22,7 @@ import type { DnsDiscoveryStats } from './discovery/dns-discovery.js';
 import { EndpointsFile } from './discovery/endpoints-file.js';
 import { memberKey } from './discovery/membership.js';
 import type { Clock } from '../core/clock.js';
+import type { FleetFigures } from './metrics/index.js';
 
 export interface FleetStats extends MembershipSnapshot {
   discovery: DnsDiscoveryStats | null;
@@ -108,6 +109,23 @@ export class ClusterFleet {
       ...this.membership.snapshot(),
       discovery: this.discovery === undefined ? null : { ...this.discovery.stats },
       endpointsFile: this.endpointsFile === undefined ? null : { ...this.endpointsFile.stats },
+    };
+  }
+
+  /** The figures /metrics shows for this cluster. */
+  figures(): FleetFigures {
+    const m = this.membership.snapshot();
+    const d = this.discovery?.stats;
+    const f = this.endpointsFile?.stats;
+    return {
+      cluster: this.config.name,
+      endpoints: this.membership.endpoints.length,
+      changes: m.changes,
+      added: m.added,
+      removed: m.removed,
+      reweighted: m.reweighted,
+      dns: d === undefined ? null : { resolutions: d.resolutions, failures: d.failures, staleKept: d.staleKept },
+      file: f === undefined ? null : { loads: f.loads, rejections: f.rejections },
     };
   }
 

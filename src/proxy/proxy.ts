@@ -89,6 +89,7 @@ export class Proxy implements ListenerHost {
     this.wheel = new TimerWheel({ resolutionMs: 10, clock: this.clock });
     this.accessLog = new AccessLog(config.accessLog);
     this.events = new EventLog(config.eventLog.target, { level: config.eventLog.level });
+    this.metrics.fleet = () => [...this.fleets.values()].map((f) => f.figures());
     this.tlsSessions = new TlsSessionCache({ maxSessions: Math.max(0, ...config.clusters.map((c) => c.tls.sessionCacheSize)) });
   }
 
