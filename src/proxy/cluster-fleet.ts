@@ -82,13 +82,14 @@ export class ClusterFleet {
         ...(clock === undefined ? {} : { clock }),
       });
       this.discovery.on('endpoints', (set) => this.membership.replace(set, 'dns'));
-      this.discovery.on('stale', (info) => this.events.log('warn', 'discovery_stale', { cluster: config.name, reason: info.reason, kept: info.kept, message: info.message }));
-      this.discovery.on('problem', (error) => this.events.log('warn', 'discovery_record_skipped', { cluster: config.name, message: error.message }));
+      this.discovery.on('stale', (info) => this.events.discoveryStale(config.name, info.reason, info.kept, info.message));
+      this.discovery.on('problem', (error) => this.events.discoveryRecordSkipped(config.name, error.message));
     }
     if (config.endpointsFile !== null) {
-      this.endpointsFile = new EndpointsFile({ path: config.endpointsFile, ...(clock === undefined ? {} : { clock }) });
+      const file = config.endpointsFile;
+      this.endpointsFile = new EndpointsFile({ path: file, ...(clock === undefined ? {} : { clock }) });
       this.endpointsFile.on('endpoints', (set) => this.membership.replace(set, 'file'));
-      this.endpointsFile.on('rejected', (error) => this.events.log('warn', 'endpoints_file_rejected', { cluster: config.name, file: config.endpointsFile, message: error.message }));
+      this.endpointsFile.on('rejected', (error) => this.events.endpointsFileRejected(config.name, file, error.message));
     }
   }
 
@@ -138,6 +139,6 @@ export class ClusterFleet {
     }
     for (const m of diff.removed) this.cluster.removeMember(m.address);
     for (const r of diff.reweighted) this.cluster.setWeight(r.address, r.toWeight);
-    this.events.log('info', 'membership_changed', { cluster: this.config.name, origin: change.origin, message: change.message });
+    this.events.membershipChanged(this.config.name, change.origin, change.message);
   }
 }

@@ -148,7 +148,7 @@ export class Proxy implements ListenerHost {
     for (const old of this.clusters.values()) this.#retire(old);
     this.clusters = clusters;
     for (const fleet of this.fleets.values()) {
-      fleet.start().catch((error: unknown) => this.events.log('error', 'endpoints_source_failed', { cluster: fleet.config.name, message: error instanceof Error ? error.message : String(error) }));
+      fleet.start().catch((error: unknown) => this.events.endpointsSourceFailed(fleet.config.name, error));
     }
     for (const listener of this.listeners) {
       const lc = config.listeners.find((l) => l.name === listener.name) as ListenerConfig;
