@@ -285,3 +285,46 @@ test('fleet: ring-hash on a header sends one value to one backend, the same in t
   assert.ok(chosen.size >= 3, `40 users landed on only ${chosen.size} backends (ring-hash)`);
   assert.ok(maglevChosen.size >= 3, `40 users landed on only ${maglevChosen.size} backends (maglev)`);
 });
+
+test('fleet: an address that stays keeps its pool, health and outlier state; a new one starts fresh; a removed one leaves health checks', { timeout: 10_000 }, async (t) => {
+  const backends = await startBackends();
+  const [b2, b3, b4] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
+  const scratch = scratchDir('fleet-state');
+  const key = (b: RawBackend): string => `${b.name}:${b.port}`;
+  const cluster = `    endpoints: [{ address: "${key(b2)}" }, { address: "${key(b3)}" }]
+    healthCheck: { intervalMs: 60000, timeoutMs: 1000 }
+    outlierDetection: { consecutiveConnectFailures: 2, maxEjectionPercent: 100, baseEjectionMs: 60000 }`;
+  const proxy = await Proxy.start(parseConfig(proxyYaml(cluster, join(scratch.dir, 'events.log')), join(scratch.dir, 'proxy.yaml'), {}));
+  t.after(async () => {
+    await proxy.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const api = proxy.clusters.get('api');
+  const membership = proxy.fleets.get('api')?.membership;
+  assert.ok(api !== undefined && membership !== undefined);
+  const m2 = api.member(key(b2));
+  const m3 = api.member(key(b3));
+  assert.ok(m2 !== undefined && m3 !== undefined);
+  api.record(m2, 'connect-failure');
+  api.record(m2, 'connect-failure');
+  assert.ok(api.outliers.isEjected(key(b2)), 'the set-up ejection did not happen');
+
+  membership.upsert(key(b4), 3);
+  membership.remove(key(b3));
+  assert.equal(api.member(key(b2)), m2, 'the staying endpoint got a new member');
+  assert.ok(api.outliers.isEjected(key(b2)) && api.outliers.ejectionCount(key(b2)) === 1, 'the staying endpoint lost its outlier state');
+  assert.equal(m2.view.available, false, 'the staying endpoint came back into rotation');
+  const m4 = api.member(key(b4));
+  assert.ok(m4 !== undefined && m4.view.available && m4.view.weight === 3 && !api.outliers.isEjected(key(b4)), 'the new endpoint is not fresh and in rotation');
+  assert.deepEqual(api.health?.keys().sort(), [key(b2), key(b4)].sort(), 'health checks do not follow the membership');
+  assert.deepEqual(api.views.map((v) => v.key), [key(b2), key(b4)]);
+  assert.ok(m3.draining);
+  assert.ok((await waitUntil(() => api.member(key(b3)) === undefined, 2_000)) !== undefined, 'an idle removed endpoint stays listed');
+
+  // With b2 ejected, every request goes to b4; b3 back is a new, fresh member.
+  for (let i = 0; i < 5; i++) assert.equal((await request(proxy.port())).headers['x-backend'], b4.name);
+  membership.upsert(key(b3), undefined);
+  const back = api.member(key(b3));
+  assert.ok(back !== undefined && back !== m3 && back.view.available && !back.draining);
+});
