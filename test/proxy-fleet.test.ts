@@ -29,7 +29,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Four backends, one per loopback address, all on one port (A records carry no port). */
 async function startBackends(): Promise<RawBackend[]> {
-  const delay = (): number => 2 + Math.floor(Math.random() * 15);
+  // `/slow` stays in flight long enough to be caught by a removal.
+  const delay = (req: { path: string }): number => (req.path === '/slow' ? 400 : 2 + Math.floor(Math.random() * 15));
   const first = await startRawBackend({ name: HOSTS[0] as string, host: HOSTS[0] as string, responseDelayMs: delay });
   const rest = await Promise.all(HOSTS.slice(1).map((host) => startRawBackend({ name: host, host, port: first.port, responseDelayMs: delay })));
   return [first, ...rest];
@@ -243,10 +244,18 @@ test('fleet: the admin API adds, re-weights and drains endpoints under load, beh
     const weighted = await request(admin, { method: 'POST', path: '/clusters/api/endpoints', headers: auth, body: JSON.stringify({ address: `${b4.name}:${b4.port}`, weight: 5 }) });
     assert.equal(weighted.status, 200, weighted.body);
     assert.equal(proxy.clusters.get('api')?.member(`${b4.name}:${b4.port}`)?.view.weight, 5);
+    // Requests in flight on the endpoints about to go: they must finish, answered by them.
+    const api = proxy.clusters.get('api');
+    const busy = (): number => [b2, b3].reduce((n, b) => n + (api?.member(`${b.name}:${b.port}`)?.pool.activeCount ?? 0), 0);
+    const slow = Array.from({ length: 14 }, () => request(proxy.port(), { path: '/slow', timeoutMs: 5_000 }));
+    assert.ok((await waitUntil(() => busy() > 0, 1_000)) !== undefined, 'no slow request reached the endpoints to be removed');
     for (const b of [b2, b3]) {
       const removed = await request(admin, { method: 'DELETE', path: `/clusters/api/endpoints/${b.name}:${b.port}`, headers: auth });
       assert.equal(removed.status, 200, removed.body);
     }
+    const slowReplies = await Promise.all(slow);
+    assert.deepEqual(slowReplies.map((r) => r.status), slowReplies.map(() => 200), 'a request in flight on a removed endpoint failed');
+    assert.ok(slowReplies.some((r) => r.headers['x-backend'] === b2.name || r.headers['x-backend'] === b3.name), 'no request in flight finished on a removed endpoint');
     await assertDrained(proxy, [b2, b3], b2.port);
     const last = await request(admin, { method: 'DELETE', path: `/clusters/api/endpoints/${b4.name}:${b4.port}`, headers: auth });
     assert.equal(last.status, 409, 'the last endpoint stays');
