@@ -337,3 +337,39 @@ test('fleet: an address that stays keeps its pool, health and outlier state; a n
   const back = api.member(key(b3));
   assert.ok(back !== undefined && back !== m3 && back.view.available && !back.draining);
 });
+
+test('fleet: hashOn client-address gives an IPv4 client the same backend on a dual-stack listener (::ffff:) as on an IPv4 one', { timeout: 10_000 }, async (t) => {
+  const backends = await startBackends();
+  const scratch = scratchDir('fleet-client-address');
+  const endpoints = backends.map((b) => `{ address: "${b.name}:${b.port}" }`).join(', ');
+  const yaml = (listen: string): string =>
+    proxyYaml(`    balancer: ring-hash\n    hashOn: client-address\n    endpoints: [${endpoints}]`, join(scratch.dir, 'events.log')).replace('"127.0.0.1:0", routes', `"${listen}", routes`);
+  const v4 = await Proxy.start(parseConfig(yaml('127.0.0.1:0'), join(scratch.dir, 'a.yaml'), {}));
+  const dual = await Proxy.start(parseConfig(yaml('[::]:0'), join(scratch.dir, 'b.yaml'), {}));
+  t.after(async () => {
+    await v4.close();
+    await dual.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  // Several client addresses, so a wrong key cannot land on the right backend by chance.
+  const from = (port: number, localAddress: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, localAddress, agent: false, timeout: 5_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.headers['x-backend'])));
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+  const seen = new Set<string>();
+  for (let i = 10; i < 18; i++) {
+    const client = `127.0.0.${i}`;
+    const onV4 = await from(v4.port(), client);
+    seen.add(onV4);
+    assert.equal(await from(v4.port(), client), onV4, `${client} moved between backends`);
+    assert.equal(await from(dual.port(), client), onV4, `${client}: the dual-stack listener hashed ::ffff:${client}, not ${client}`);
+  }
+  assert.ok(seen.size >= 2, 'eight client addresses all hashed to one backend');
+});
