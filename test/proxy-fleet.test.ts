@@ -373,3 +373,33 @@ test('fleet: hashOn client-address gives an IPv4 client the same backend on a du
   }
   assert.ok(seen.size >= 2, 'eight client addresses all hashed to one backend');
 });
+
+test('fleet: a request waiting for a connection to a removed endpoint goes to another, without using up a try', { timeout: 15_000 }, async (t) => {
+  const backends = await startBackends();
+  const [b2, b3] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
+  const scratch = scratchDir('fleet-waiting');
+  const key = (b: RawBackend): string => `${b.name}:${b.port}`;
+  // One connection per endpoint and no retries: a queued request that failed would be a 502.
+  const cluster = `    endpoints: [{ address: "${key(b2)}" }, { address: "${key(b3)}" }]
+    pool: { maxConnectionsPerEndpoint: 1 }
+    retries: { maxAttempts: 1 }`;
+  const proxy = await Proxy.start(parseConfig(proxyYaml(cluster, join(scratch.dir, 'events.log')), join(scratch.dir, 'proxy.yaml'), {}));
+  t.after(async () => {
+    await proxy.close();
+    await Promise.all(backends.map((b) => b.close()));
+    scratch.remove();
+  });
+  const api = proxy.clusters.get('api');
+  const pool2 = api?.member(key(b2))?.pool;
+  assert.ok(api !== undefined && pool2 !== undefined);
+  const slow = Array.from({ length: 6 }, () => request(proxy.port(), { path: '/slow', timeoutMs: 8_000 }));
+  assert.ok((await waitUntil(() => pool2.waiting > 0 && pool2.activeCount === 1, 2_000)) !== undefined, 'no request queued on the endpoint to be removed');
+  const queued = pool2.waiting;
+  proxy.fleets.get('api')?.membership.remove(key(b2));
+  const replies = await Promise.all(slow);
+  assert.deepEqual(replies.map((r) => r.status), replies.map(() => 200), replies.map((r) => r.body).join(' | '));
+  const onB3 = replies.filter((r) => r.headers['x-backend'] === b3.name).length;
+  assert.ok(onB3 >= 3 + queued, `${queued} queued requests were not moved to the remaining endpoint (${onB3} answered there)`);
+  assert.equal(b2.requests, 1, 'the removed endpoint got more than the request it was serving');
+  assert.equal(proxy.metrics.json().upstream['api']?.rqRetry, 0, 'the move was counted as a retry');
+});

@@ -156,8 +156,13 @@ export class Exchange {
   /** Attempt: its connection could not be made. */
   connectFailed(attempt: Attempt, error: Error | undefined): void {
     if (attempt !== this.#attempt || this.phase === 'done') return;
-    this.cluster.record(attempt.member, 'connect-failure');
     const code = (error as { code?: string } | undefined)?.code ?? 'ERR_UPSTREAM_CONNECT';
+    if (code === 'ERR_POOL_CLOSED' && attempt.member.draining) {
+      // Its endpoint was removed while it waited for a connection: never sent, so not a try.
+      this.attempts -= 1;
+      return this.#try(attempt);
+    }
+    this.cluster.record(attempt.member, 'connect-failure');
     const errno = (error as { errno?: unknown } | undefined)?.errno;
     this.errno = typeof errno === 'string' ? errno : null;
     this.errorDetail = error?.message ?? null;
