@@ -34,6 +34,8 @@ export interface RawBackendOptions {
    * sent. Undefined: never close.
    */
   idleCloseMs?: { min: number; max: number } | undefined;
+  /** Called for each request received (not `/healthz`), before it is answered. */
+  onRequest?: (req: BackendRequest) => void;
   /** Wait this long before answering each request (not `/healthz`). */
   responseDelayMs?: number | ((req: BackendRequest) => number);
 }
@@ -189,6 +191,7 @@ export async function startRawBackend(options: RawBackendOptions): Promise<RawBa
       const req: BackendRequest = { ...head, body, connectionId };
       if (req.path !== '/healthz') {
         requests += 1;
+        options.onRequest?.(req);
         if (req.method === 'POST') {
           const id = /(?:^|&)id=([^&]*)/.exec(body.toString('latin1'))?.[1] ?? '';
           postIds.set(id, (postIds.get(id) ?? 0) + 1);
