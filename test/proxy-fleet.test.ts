@@ -215,6 +215,17 @@ test('fleet: the endpoints file 2 -> 4 -> 1 under load loses nothing; a bad file
     assert.ok((await waitUntil(() => proxy.fleets.get('api')?.endpointsFile?.stats.rejections === 1, 2_000)) !== undefined, 'the bad file was not rejected');
     assert.ok((await waitForTraffic([b4], 1_000)) !== undefined, 'traffic stopped after a bad file');
     assert.deepEqual(cluster?.views.map((v) => v.key), [`127.0.0.4:${b4.port}`]);
+
+    // A reload with the same file: the new cluster starts from the set in force (not empty, not
+    // the bad file) and the new watch follows the next change; the old one stops.
+    const oldFleet = proxy.fleets.get('api');
+    proxy.reload(parseConfig(proxyYaml(`    endpointsFile: ${file}`, eventsFile), join(scratch.dir, 'proxy.yaml'), {}));
+    const reloaded = proxy.clusters.get('api');
+    assert.ok(reloaded !== undefined && reloaded !== cluster);
+    assert.deepEqual(reloaded.views.map((v) => v.key), [`127.0.0.4:${b4.port}`], 'the reloaded cluster did not start from the last set');
+    write([b4, b5]);
+    assert.ok((await waitForTraffic([b5], 2_000)) !== undefined, 'the reloaded cluster does not follow the file');
+    assert.deepEqual(oldFleet?.membership.endpoints.map((e) => e.address), [`127.0.0.4:${b4.port}`], 'the old watch still applies changes');
   } finally {
     await load.stop();
   }

@@ -21,8 +21,12 @@ import { DnsDiscovery } from './discovery/dns-discovery.js';
 import type { DnsDiscoveryStats } from './discovery/dns-discovery.js';
 import { EndpointsFile } from './discovery/endpoints-file.js';
 import { memberKey } from './discovery/membership.js';
-import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { FleetFigures } from './metrics/index.js';
+
+/** After a reload, how often an endpoints file that cannot be read is tried again. */
+const RETRY_START_MS = 1_000;
 
 export interface FleetStats extends MembershipSnapshot {
   discovery: DnsDiscoveryStats | null;
@@ -56,6 +60,9 @@ export class ClusterFleet {
   readonly membership: ClusterMembership;
   readonly discovery: DnsDiscovery | undefined;
   readonly endpointsFile: EndpointsFile | undefined;
+  readonly #clock: Clock;
+  #retry: TimerHandle | undefined;
+  #closed = false;
 
   constructor(
     readonly config: ClusterConfig,
@@ -64,6 +71,7 @@ export class ClusterFleet {
     initial: readonly EndpointConfig[],
     clock?: Clock,
   ) {
+    this.#clock = clock ?? systemClock;
     const source = config.discovery !== null ? 'dns' : config.endpointsFile !== null ? 'file' : 'endpoints';
     this.membership = new ClusterMembership(config.name, source, initial, clock === undefined ? undefined : { clock });
     this.membership.on('change', (change) => this.#apply(change));
@@ -99,8 +107,24 @@ export class ClusterFleet {
     if (this.endpointsFile !== undefined) await this.endpointsFile.start();
   }
 
+  /**
+   * Start without holding up a reload. An endpoints file that is bad now is logged once and
+   * tried again every second until it is good (its watch starts then); meanwhile the cluster
+   * keeps the set it started with.
+   */
+  startInBackground(failures = 0): void {
+    this.start().catch((error: unknown) => {
+      if (this.#closed) return;
+      if (failures === 0) this.events.endpointsSourceFailed(this.config.name, error);
+      this.#retry = this.#clock.setTimer(() => this.startInBackground(failures + 1), RETRY_START_MS);
+    });
+  }
+
   /** Stop the source; the cluster keeps its last set. Idempotent. */
   close(): void {
+    this.#closed = true;
+    this.#retry?.cancel();
+    this.#retry = undefined;
     this.discovery?.close();
     this.endpointsFile?.close();
   }

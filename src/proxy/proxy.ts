@@ -147,9 +147,7 @@ export class Proxy implements ListenerHost {
     for (const fleet of oldFleets.values()) fleet.close();
     for (const old of this.clusters.values()) this.#retire(old);
     this.clusters = clusters;
-    for (const fleet of this.fleets.values()) {
-      fleet.start().catch((error: unknown) => this.events.endpointsSourceFailed(fleet.config.name, error));
-    }
+    for (const fleet of this.fleets.values()) fleet.startInBackground();
     for (const listener of this.listeners) {
       const lc = config.listeners.find((l) => l.name === listener.name) as ListenerConfig;
       listener.update(lc, new Router(lc.routes, (name) => clusters.get(name) as Cluster));
