@@ -4,7 +4,6 @@
  * run through it, and nothing is lost: 0 failed requests, 0 POST delivered twice, new endpoints
  * get traffic within one refresh, removed ones none once their requests in flight are done and
  * no connection left open to them. Backends listen on 127.0.0.2-5 (all on lo under Linux).
- * Also: a hash balancer sends one header value to one backend, the same in two proxies.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,35 +12,17 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../src/proxy/config/index.js';
 import { Proxy } from '../src/proxy/proxy.js';
-import { startRawBackend } from './helpers/proxy-backends.js';
 import type { RawBackend } from './helpers/proxy-backends.js';
+import { HOSTS, proxyYaml, slowArrived, startBackends, TOKEN } from './helpers/fleet-backends.js';
 import { request, scratchDir, waitUntil } from './helpers/proxy-harness.js';
 import { Dnsmasq, dnsmasqBinary } from './helpers/dnsmasq.js';
 import { skipFor } from './helpers/lease-prerequisites.js';
 
 const binary = dnsmasqBinary();
 const skipDns = skipFor('fleet dns', binary === undefined ? 'dnsmasq is not installed (Debian package dnsmasq)' : undefined);
-const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
-const TOKEN = 'fleet-test-token-0123456789';
 /** One DNS refresh (200 ms) plus room for a loaded machine. */
 const ONE_REFRESH_MS = 200 + 1_500;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Four backends, one per loopback address, all on one port (A records carry no port). */
-/** `/slow` requests received, by backend name. */
-const slowArrived = new Map<string, number>();
-
-async function startBackends(): Promise<RawBackend[]> {
-  // `/slow` stays in flight long enough to be caught by a removal.
-  const delay = (req: { path: string }): number => (req.path === '/slow' ? 400 : 2 + Math.floor(Math.random() * 15));
-  const count = (name: string) => (req: { path: string }): void => {
-    if (req.path === '/slow') slowArrived.set(name, (slowArrived.get(name) ?? 0) + 1);
-  };
-  const first = await startRawBackend({ name: HOSTS[0] as string, host: HOSTS[0] as string, responseDelayMs: delay, onRequest: count(HOSTS[0] as string) });
-  const rest = await Promise.all(HOSTS.slice(1).map((host) => startRawBackend({ name: host, host, port: first.port, responseDelayMs: delay, onRequest: count(host) })));
-  slowArrived.clear();
-  return [first, ...rest];
-}
 
 /** GETs and POSTs from `workers` kept-alive client connections until `stop()`. */
 class Load {
@@ -87,18 +68,6 @@ function assertPostsOnce(backends: readonly RawBackend[], answered: readonly str
   assert.deepEqual(twice, [], 'POSTs delivered more than once');
   for (const id of answered) assert.equal(seen.get(id), 1, `POST ${id} was answered but no backend counted it`);
 }
-
-function proxyYaml(cluster: string, eventsFile: string): string {
-  return `listeners: [{ name: main, address: "127.0.0.1:0", routes: [{ cluster: api }] }]
-clusters:
-  api:
-${cluster}
-admin: { address: "127.0.0.1:0", token: "${TOKEN}" }
-accessLog: { target: "off" }
-eventLog: { target: "${eventsFile}" }
-`;
-}
-
 /** Wait until `members` have each answered a request (bounded by `timeoutMs`); ms taken or undefined. */
 function waitForTraffic(members: readonly RawBackend[], timeoutMs: number): Promise<number | undefined> {
   const before = members.map((b) => b.requests);
@@ -282,36 +251,6 @@ test('fleet: the admin API adds, re-weights and drains endpoints under load, beh
   assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent} requests failed`);
   assertPostsOnce(backends, load.postsAnswered);
 });
-
-test('fleet: ring-hash on a header sends one value to one backend, the same in two proxies', { timeout: 20_000 }, async (t) => {
-  const backends = await startBackends();
-  const scratch = scratchDir('fleet-hash');
-  const endpoints = backends.map((b) => `{ address: "${b.name}:${b.port}" }`).join(', ');
-  const yaml = (kind: string): string => proxyYaml(`    balancer: ${kind}\n    hashOn: "header:x-user"\n    endpoints: [${endpoints}]`, join(scratch.dir, 'events.log'));
-  const proxies = [await Proxy.start(parseConfig(yaml('ring-hash'), join(scratch.dir, 'a.yaml'), {})), await Proxy.start(parseConfig(yaml('ring-hash'), join(scratch.dir, 'b.yaml'), {})), await Proxy.start(parseConfig(yaml('maglev'), join(scratch.dir, 'c.yaml'), {}))];
-  t.after(async () => {
-    for (const p of proxies) await p.close();
-    await Promise.all(backends.map((b) => b.close()));
-    scratch.remove();
-  });
-  const [a, b, c] = proxies as [Proxy, Proxy, Proxy];
-  const chosen = new Set<string>();
-  const maglevChosen = new Set<string>();
-  for (let u = 0; u < 40; u++) {
-    const headers = { 'x-user': `user-${u}` };
-    const first = (await request(a.port(), { headers })).headers['x-backend'];
-    assert.ok(typeof first === 'string');
-    chosen.add(first);
-    for (let k = 0; k < 3; k++) assert.equal((await request(a.port(), { headers })).headers['x-backend'], first, `user-${u} moved within one proxy`);
-    assert.equal((await request(b.port(), { headers })).headers['x-backend'], first, `user-${u}: the two proxies disagree`);
-    const m = (await request(c.port(), { headers })).headers['x-backend'];
-    assert.equal((await request(c.port(), { headers })).headers['x-backend'], m, `user-${u} moved under maglev`);
-    maglevChosen.add(String(m));
-  }
-  assert.ok(chosen.size >= 3, `40 users landed on only ${chosen.size} backends (ring-hash)`);
-  assert.ok(maglevChosen.size >= 3, `40 users landed on only ${maglevChosen.size} backends (maglev)`);
-});
-
 test('fleet: an address that stays keeps its pool, health and outlier state; a new one starts fresh; a removed one leaves health checks', { timeout: 10_000 }, async (t) => {
   const backends = await startBackends();
   const [b2, b3, b4] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
@@ -354,43 +293,6 @@ test('fleet: an address that stays keeps its pool, health and outlier state; a n
   const back = api.member(key(b3));
   assert.ok(back !== undefined && back !== m3 && back.view.available && !back.draining);
 });
-
-test('fleet: hashOn client-address gives an IPv4 client the same backend on a dual-stack listener (::ffff:) as on an IPv4 one', { timeout: 10_000 }, async (t) => {
-  const backends = await startBackends();
-  const scratch = scratchDir('fleet-client-address');
-  const endpoints = backends.map((b) => `{ address: "${b.name}:${b.port}" }`).join(', ');
-  const yaml = (listen: string): string =>
-    proxyYaml(`    balancer: ring-hash\n    hashOn: client-address\n    endpoints: [${endpoints}]`, join(scratch.dir, 'events.log')).replace('"127.0.0.1:0", routes', `"${listen}", routes`);
-  const v4 = await Proxy.start(parseConfig(yaml('127.0.0.1:0'), join(scratch.dir, 'a.yaml'), {}));
-  const dual = await Proxy.start(parseConfig(yaml('[::]:0'), join(scratch.dir, 'b.yaml'), {}));
-  t.after(async () => {
-    await v4.close();
-    await dual.close();
-    await Promise.all(backends.map((b) => b.close()));
-    scratch.remove();
-  });
-  // Several client addresses, so a wrong key cannot land on the right backend by chance.
-  const from = (port: number, localAddress: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, localAddress, agent: false, timeout: 5_000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(String(res.headers['x-backend'])));
-      });
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', reject);
-      req.end();
-    });
-  const seen = new Set<string>();
-  for (let i = 10; i < 18; i++) {
-    const client = `127.0.0.${i}`;
-    const onV4 = await from(v4.port(), client);
-    seen.add(onV4);
-    assert.equal(await from(v4.port(), client), onV4, `${client} moved between backends`);
-    assert.equal(await from(dual.port(), client), onV4, `${client}: the dual-stack listener hashed ::ffff:${client}, not ${client}`);
-  }
-  assert.ok(seen.size >= 2, 'eight client addresses all hashed to one backend');
-});
-
 test('fleet: a request waiting for a connection to a removed endpoint goes to another, without using up a try', { timeout: 15_000 }, async (t) => {
   const backends = await startBackends();
   const [b2, b3] = backends as [RawBackend, RawBackend, RawBackend, RawBackend];
