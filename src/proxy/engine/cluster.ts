@@ -235,6 +235,7 @@ export class Cluster {
 
   /** Forget the draining members whose pools are quiet; look again later while some are busy. */
   #sweep(): void {
+    this.#drainTimer?.cancel();
     this.#drainTimer = undefined;
     let busy = false;
     for (const m of [...this.members]) {
