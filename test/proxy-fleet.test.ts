@@ -152,6 +152,10 @@ test('fleet: DNS A records 2 -> 4 -> 1 under load lose nothing; the resolver sto
   const events = eventsOf(eventsFile);
   assert.ok(events.some((e) => e.event === 'membership_changed' && /draining 127\.0\.0\.2:\d+, 127\.0\.0\.3:\d+, 127\.0\.0\.5:\d+/.test(e.message ?? '')), 'no drain in the event log');
   assert.ok(events.some((e) => e.event === 'discovery_stale' && /keeping the last good answer \(1 endpoint\)/.test(e.message ?? '')), 'no stale answer in the event log');
+  // Closing the proxy stops its discovery.
+  const fleet = proxy.fleets.get('api');
+  await proxy.close();
+  await assert.rejects(fleet?.discovery?.refresh() ?? Promise.resolve(), /closed/);
 });
 
 test('fleet: the endpoints file 2 -> 4 -> 1 under load loses nothing; a bad file keeps the set', { timeout: 20_000 }, async (t) => {
@@ -201,6 +205,9 @@ test('fleet: the endpoints file 2 -> 4 -> 1 under load loses nothing; a bad file
   assert.deepEqual(load.failures, [], `${load.failures.length} of ${load.sent} requests failed`);
   assertPostsOnce(backends, load.postsAnswered);
   assert.ok(eventsOf(eventsFile).some((e) => e.event === 'endpoints_file_rejected'), 'the rejection is not in the event log');
+  const fleet = proxy.fleets.get('api');
+  await proxy.close();
+  await assert.rejects(fleet?.endpointsFile?.reload() ?? Promise.resolve(), /closed/, 'closing the proxy left the file watched');
 });
 
 test('fleet: the admin API adds, re-weights and drains endpoints under load, behind the token', { timeout: 20_000 }, async (t) => {
