@@ -37,6 +37,9 @@ import { EventLog } from './log/index.js';
 import { DashboardFeed } from './admin/dashboard-feed.js';
 import { readinessInput, statusSample } from './admin/proxy-status.js';
 import { readiness } from './admin/readiness.js';
+import { createEndpointsApi } from './admin/endpoints-api.js';
+import type { ClusterMembership } from './discovery/cluster-membership.js';
+import { ClusterFleet, initialEndpoints } from './cluster-fleet.js';
 
 export interface ProxyStartOptions {
   clock?: Clock;
@@ -65,6 +68,8 @@ export class Proxy implements ListenerHost {
   readonly tlsSessions: TlsSessionCache;
   config: ProxyConfig;
   clusters = new Map<string, Cluster>();
+  /** Where each cluster's endpoints come from (static list, DNS, file, admin API). */
+  fleets = new Map<string, ClusterFleet>();
   readonly listeners: Listener[] = [];
   admin: http.Server | undefined;
   demo: DemoUpstreams | undefined;
@@ -84,6 +89,7 @@ export class Proxy implements ListenerHost {
     this.wheel = new TimerWheel({ resolutionMs: 10, clock: this.clock });
     this.accessLog = new AccessLog(config.accessLog);
     this.events = new EventLog(config.eventLog.target, { level: config.eventLog.level });
+    this.metrics.fleet = () => [...this.fleets.values()].map((f) => f.figures());
     this.tlsSessions = new TlsSessionCache({ maxSessions: Math.max(0, ...config.clusters.map((c) => c.tls.sessionCacheSize)) });
   }
 
@@ -92,9 +98,11 @@ export class Proxy implements ListenerHost {
     try {
       if (config.demo !== null && options.skipDemo !== true) proxy.demo = await DemoUpstreams.start(config.demo.upstreams);
       proxy.clusters = proxy.#buildClusters(config.clusters);
+      for (const fleet of proxy.fleets.values()) await fleet.start();
       for (const lc of config.listeners) await proxy.#listen(lc);
       if (config.admin !== null) {
         proxy.feed = new DashboardFeed(() => statusSample(proxy));
+        const extra = adminExtra(config.admin.token, () => proxy.memberships(), options.adminExtra);
         proxy.admin = await startAdmin(config.admin, {
           token: config.admin.token,
           ready: (only) => readiness(readinessInput(proxy), only),
@@ -103,7 +111,7 @@ export class Proxy implements ListenerHost {
           stats: () => proxy.stats(),
           metricsText: () => proxy.metrics.text(),
           metricsContentType: proxy.metrics.contentType,
-          ...(options.adminExtra === undefined ? {} : { extra: options.adminExtra }),
+          ...(extra === undefined ? {} : { extra }),
         });
       }
     } catch (error) {
@@ -134,9 +142,12 @@ export class Proxy implements ListenerHost {
         throw new LifelineError('ERR_RELOAD_LISTENERS', `listener ${lc.name} (${lc.address}) is new or changed: listeners can only change with a restart`);
       }
     }
+    const oldFleets = this.fleets;
     const clusters = this.#buildClusters(config.clusters);
+    for (const fleet of oldFleets.values()) fleet.close();
     for (const old of this.clusters.values()) this.#retire(old);
     this.clusters = clusters;
+    for (const fleet of this.fleets.values()) fleet.startInBackground();
     for (const listener of this.listeners) {
       const lc = config.listeners.find((l) => l.name === listener.name) as ListenerConfig;
       listener.update(lc, new Router(lc.routes, (name) => clusters.get(name) as Cluster));
@@ -152,6 +163,7 @@ export class Proxy implements ListenerHost {
     // reached at once, so the response in flight is their last.
     const spreadMs = Math.min(options.spreadMs ?? this.config.drain.spreadMs, timeoutMs);
     const open = (): number => this.listeners.reduce((n, l) => n + l.open, 0);
+    for (const fleet of this.fleets.values()) fleet.close();
     const connections: Http1Connection[] = [];
     for (const listener of this.listeners) {
       listener.draining = true;
@@ -198,6 +210,7 @@ export class Proxy implements ListenerHost {
         await once(listener.server, 'close');
       }
     }
+    for (const fleet of this.fleets.values()) fleet.close();
     for (const cluster of this.clusters.values()) cluster.close();
     for (const cluster of this.#retired) cluster.close();
     if (this.admin !== undefined) {
@@ -227,10 +240,20 @@ export class Proxy implements ListenerHost {
         connecting: m.pool.connectingCount,
         learnedBackendIdleMs: Number.isFinite(m.pool.learnedIdleMs) ? m.pool.learnedIdleMs : null,
         activeRequests: m.view.activeRequests,
+        draining: m.draining,
       }));
     }
     const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.open, idle: l.table.count('idle'), lingering: l.table.count('lingering'), draining: l.draining }));
-    return { listeners, pools: clusters, tlsSessions: this.tlsSessions.stats, ...this.metrics.json() };
+    const membership: Record<string, unknown> = {};
+    for (const [name, fleet] of this.fleets) membership[name] = fleet.stats();
+    return { listeners, pools: clusters, membership, tlsSessions: this.tlsSessions.stats, ...this.metrics.json() };
+  }
+
+  /** Each cluster's membership, by name (the endpoints admin API reads it on every call). */
+  memberships(): Map<string, ClusterMembership> {
+    const out = new Map<string, ClusterMembership>();
+    for (const [name, fleet] of this.fleets) out.set(name, fleet.membership);
+    return out;
   }
 
   /** ListenerHost: a listener's counters. */
@@ -256,7 +279,14 @@ export class Proxy implements ListenerHost {
         else this.events.idleLearned(cluster, endpoint, learnedMs);
       },
     };
-    for (const cc of configs) map.set(cc.name, new Cluster(cc, this.metrics.cluster(cc.name), host, this.clock, this.events));
+    const fleets = new Map<string, ClusterFleet>();
+    for (const cc of configs) {
+      const initial = initialEndpoints(cc, this.fleets.get(cc.name));
+      const cluster = new Cluster({ ...cc, endpoints: initial }, this.metrics.cluster(cc.name), host, this.clock, this.events);
+      map.set(cc.name, cluster);
+      fleets.set(cc.name, new ClusterFleet(cc, cluster, this.events, initial, this.clock));
+    }
+    this.fleets = fleets;
     return map;
   }
 
@@ -305,6 +335,13 @@ export class Proxy implements ListenerHost {
       });
     });
   }
+}
+
+/** The admin's extra handlers: the endpoints API (with a token), then the caller's. */
+function adminExtra(token: string | null, memberships: () => Map<string, ClusterMembership>, other: AdminSource['extra'] | undefined): AdminSource['extra'] | undefined {
+  if (token === null) return other;
+  const api = createEndpointsApi({ bearerToken: token, clusters: memberships });
+  return (req, res) => api(req, res) || (other?.(req, res) ?? false);
 }
 
 function bindError(error: unknown): unknown {

@@ -26,12 +26,16 @@ export interface RawBackendOptions {
   name: string;
   /** Port to listen on; 0 (default) for any free port. */
   port?: number;
+  /** Address to listen on. Default 127.0.0.1 (127.0.0.2, .3, ... also route to lo on Linux). */
+  host?: string;
   /**
    * Close a connection when it has been idle (after a response, with no new request) for a
    * random time in [min, max] ms, drawn anew for each idle period. No `Keep-Alive` hint is ever
    * sent. Undefined: never close.
    */
   idleCloseMs?: { min: number; max: number } | undefined;
+  /** Called for each request received (not `/healthz`), before it is answered. */
+  onRequest?: (req: BackendRequest) => void;
   /** Wait this long before answering each request (not `/healthz`). */
   responseDelayMs?: number | ((req: BackendRequest) => number);
 }
@@ -94,11 +98,11 @@ function chunkedBody(buf: Buffer): { body: Buffer; length: number } | undefined 
   }
 }
 
-function listenOn(server: Server, port: number): Promise<number> {
+function listenOn(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
-    server.listen({ port, host: '127.0.0.1', backlog: 1024 }, () => {
+    server.listen({ port, host, backlog: 1024 }, () => {
       server.off('error', onError);
       const address = server.address();
       if (address === null || typeof address === 'string') reject(new Error('no address'));
@@ -187,6 +191,7 @@ export async function startRawBackend(options: RawBackendOptions): Promise<RawBa
       const req: BackendRequest = { ...head, body, connectionId };
       if (req.path !== '/healthz') {
         requests += 1;
+        options.onRequest?.(req);
         if (req.method === 'POST') {
           const id = /(?:^|&)id=([^&]*)/.exec(body.toString('latin1'))?.[1] ?? '';
           postIds.set(id, (postIds.get(id) ?? 0) + 1);
@@ -209,7 +214,7 @@ export async function startRawBackend(options: RawBackendOptions): Promise<RawBa
   };
 
   let server = createServer(onConnection);
-  const port = await listenOn(server, options.port ?? 0);
+  const port = await listenOn(server, options.port ?? 0, options.host);
 
   const kill = async (): Promise<void> => {
     for (const timer of timers) clearTimeout(timer);
@@ -238,7 +243,7 @@ export async function startRawBackend(options: RawBackendOptions): Promise<RawBa
     async restart() {
       if (closed) throw new Error('closed');
       server = createServer(onConnection);
-      await listenOn(server, port);
+      await listenOn(server, port, options.host);
     },
     async close() {
       closed = true;

@@ -17,7 +17,8 @@ type Conn = ReturnType<ProxyListener['serving']>[number];
 export function readinessInput(proxy: Proxy): ReadinessInput {
   const clusters = new Map<string, { endpoints: number; available: number }>();
   for (const [name, cluster] of proxy.clusters) {
-    clusters.set(name, { endpoints: cluster.members.length, available: cluster.members.filter((m) => m.view.available).length });
+    // The balancer's list: a draining endpoint (removed, finishing its requests) serves no new one.
+    clusters.set(name, { endpoints: cluster.views.length, available: cluster.views.filter((v) => v.available).length });
   }
   return { listeners: proxy.listeners.map((l) => ({ name: l.name, bound: l.server.listening, draining: l.draining })), clusters };
 }

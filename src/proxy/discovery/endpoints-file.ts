@@ -187,6 +187,9 @@ export class EndpointsFile extends EventEmitter<EndpointsFileEvents> {
       this.emit('rejected', new EndpointsFileError(this.path, `${this.path}: watching its directory failed (${err.message}); the old endpoints are kept (${this.#endpoints.length})`, { cause: err }));
     });
     this.emit('endpoints', first, diffMembership([], first));
+    // A rename between the first read and the watch would go unseen: look once more (the same
+    // text is dropped without an event).
+    this.#schedule();
     return first;
   }
 

@@ -77,6 +77,8 @@ export class Exchange {
   /** The whole request body so far, while it can be sent again (null: it cannot). */
   #replay: Buffer[] | null;
   #replayBytes: number;
+  /** The request's hash key for ring-hash and maglev (undefined for the other balancers). */
+  readonly #hashKey: string | undefined;
 
   constructor(
     readonly ctx: ExchangeContext,
@@ -90,6 +92,7 @@ export class Exchange {
     this.requestDone = !head.chunked && head.contentLength <= 0;
     this.#replay = IDEMPOTENT_METHODS.has(head.method) || this.requestDone ? [] : null;
     this.#replayBytes = upstreamHead.length;
+    this.#hashKey = cluster.keyOf(head, client.clientAddress);
     if (this.requestDone) this.#to('awaiting');
   }
 
@@ -135,7 +138,7 @@ export class Exchange {
   /** A new attempt, avoiding the endpoint of `failed` when another is available. */
   #try(failed: Attempt | null): void {
     const now = this.ctx.clock.now();
-    const member = this.cluster.pick(failed?.member, this.attempts === 0 ? this.startedMs : now);
+    const member = this.cluster.pick(failed?.member, this.attempts === 0 ? this.startedMs : now, this.#hashKey);
     if (member === undefined) {
       this.cluster.metrics.noHealthyUpstream();
       return this.#fail(503, 'ERR_NO_HEALTHY_UPSTREAM', 'aborted');
@@ -153,8 +156,13 @@ export class Exchange {
   /** Attempt: its connection could not be made. */
   connectFailed(attempt: Attempt, error: Error | undefined): void {
     if (attempt !== this.#attempt || this.phase === 'done') return;
-    this.cluster.record(attempt.member, 'connect-failure');
     const code = (error as { code?: string } | undefined)?.code ?? 'ERR_UPSTREAM_CONNECT';
+    if (code === 'ERR_POOL_CLOSED' && attempt.member.draining) {
+      // Its endpoint was removed while it waited for a connection: never sent, so not a try.
+      this.attempts -= 1;
+      return this.#try(attempt);
+    }
+    this.cluster.record(attempt.member, 'connect-failure');
     const errno = (error as { errno?: unknown } | undefined)?.errno;
     this.errno = typeof errno === 'string' ? errno : null;
     this.errorDetail = error?.message ?? null;

@@ -102,6 +102,31 @@ export class EventLog {
     this.log('info', 'backend_idle_forgotten', { cluster, endpoint, previousMs });
   }
 
+  /** A cluster's endpoint set changed; `message` names what was added, drained and re-weighted. */
+  membershipChanged(cluster: string, origin: string, message: string): void {
+    this.log('info', 'membership_changed', { cluster, origin, message });
+  }
+
+  /** A DNS answer could not be used; the last good set (`kept` endpoints) stays. */
+  discoveryStale(cluster: string, reason: string, kept: number, message: string): void {
+    this.log('warn', 'discovery_stale', { cluster, reason, kept, message });
+  }
+
+  /** One record of a DNS answer was skipped (SRV port 0, a target that does not resolve). */
+  discoveryRecordSkipped(cluster: string, message: string): void {
+    this.log('warn', 'discovery_record_skipped', { cluster, message });
+  }
+
+  /** A new version of an endpoints file was refused; the old set stays. */
+  endpointsFileRejected(cluster: string, file: string, message: string): void {
+    this.log('warn', 'endpoints_file_rejected', { cluster, file, message });
+  }
+
+  /** A cluster's endpoint source could not start after a reload; the cluster keeps the set it started with. */
+  endpointsSourceFailed(cluster: string, error: unknown): void {
+    this.log('error', 'endpoints_source_failed', { cluster, message: error instanceof Error ? error.message : String(error) });
+  }
+
   close(): void {
     this.#out.close();
   }

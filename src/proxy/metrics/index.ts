@@ -26,3 +26,4 @@ export { ListenerMetrics, DOWNSTREAM_CLOSE_REASONS, STATUS_CLASSES, DURATION_BUC
 export type { DownstreamCloseReason, StatusClass, ListenerStats } from './listener-metrics.js';
 export { BucketHistogram } from './bucket-histogram.js';
 export type { HistogramSnapshot } from './bucket-histogram.js';
+export type { FleetFigures } from './fleet-metrics.js';

@@ -21,6 +21,9 @@
  *   downstream_cx_total, downstream_cx_active (gauge), downstream_cx_closed_total{reason},
  *   downstream_rq_total{status_class}, downstream_rq_duration_seconds (histogram),
  *   downstream_rq_rejected_total{code};
+ *   per cluster (fleet-metrics.ts): cluster_endpoints, membership_changes_total,
+ *   membership_endpoints_{added,removed,reweighted}_total, discovery_resolutions_total,
+ *   discovery_failures_total, discovery_stale_kept_total, endpoints_file_rejections_total;
  *   build_info{version}, uptime_seconds, and prom-client's process_* / nodejs_* (runtime-metrics.ts).
  * Every one is listed in docs/metrics.md (a test checks the list against a scrape).
  */
@@ -28,6 +31,8 @@ import { Registry } from 'prom-client';
 import { InvalidOptionError } from '../../core/errors.js';
 import { rejectUnknown } from '../../core/options.js';
 import { registerRuntimeMetrics } from './runtime-metrics.js';
+import { registerFleetMetrics } from './fleet-metrics.js';
+import type { FleetFigures } from './fleet-metrics.js';
 import { collectedCounter, collectedGauge, CollectedHistogram } from './collected-metrics.js';
 import type { HistogramSample, Sample } from './collected-metrics.js';
 import { DOWNSTREAM_CLOSE_REASONS, DURATION_BUCKETS_SECONDS, ListenerMetrics, STATUS_CLASSES } from './listener-metrics.js';
@@ -66,6 +71,8 @@ export class ProxyMetrics {
   readonly #clusters = new Map<string, ClusterMetrics>();
   readonly #listeners = new Map<string, ListenerMetrics>();
   readonly #durationBuckets: readonly number[];
+  /** Each cluster's membership and discovery figures, read at scrape time (the proxy sets it). */
+  fleet: () => readonly FleetFigures[] = () => [];
 
   constructor(options?: ProxyMetricsOptions) {
     const o = rejectUnknown('ProxyMetrics', options, ['prefix', 'durationBucketsSeconds', 'runtime']);
@@ -80,6 +87,7 @@ export class ProxyMetrics {
     }
     this.#durationBuckets = buckets as number[];
     this.#register();
+    registerFleetMetrics(this.registry, prefix, () => this.fleet());
     if (o['runtime'] !== false) registerRuntimeMetrics(this.registry, prefix);
   }
 
