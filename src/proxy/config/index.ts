@@ -12,6 +12,7 @@ export type {
   AddressConfig,
   BalancerName,
   ClientConfig,
+  Http2ClientConfig,
   ClusterConfig,
   DrainConfig,
   EndpointConfig,
