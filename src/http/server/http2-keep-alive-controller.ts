@@ -49,6 +49,14 @@ export interface Http2KeepAliveOptions {
   pingTimeoutMs?: number;
   /** PINGs a client may send in a minute before GOAWAY ENHANCE_YOUR_CALM. Default 60. 0 = no limit. */
   maxPingsPerMinute?: number;
+  /** gRPC's ping policy: a PING sooner than this after the previous one, while no stream is open,
+   * earns a strike. Default 0 (off); gRPC servers use 300 000 (5 min). */
+  minPingIntervalWithoutDataMs?: number;
+  /** Strikes tolerated; one more ends the session with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`
+   * (gRPC's GRPC_ARG_HTTP2_MAX_PING_STRIKES). Default 2. A new stream clears them. */
+  maxPingStrikes?: number;
+  /** Told when a session ends, with why (for a caller's own metrics). */
+  onSessionClose?: (session: ServerHttp2Session, reason: CloseReason) => void;
   /** GOAWAY (NO_ERROR) a session this old, letting its open streams finish. Each session's limit
    * is drawn once from 90-100% of it. Default 3 600 000 (1 h, as HTTP/1). 0 = no limit. */
   maxConnectionAgeMs?: number;
@@ -82,6 +90,9 @@ class Session {
   heartbeat: Heartbeat | undefined;
   windowStart: number;
   pingsInWindow = 0;
+  /** When the last PING came (gRPC policy), -1 before the first. */
+  lastPingMs = -1;
+  pingStrikes = 0;
   reason: CloseReason | undefined;
   drainMarked = false;
   constructor(
@@ -100,8 +111,9 @@ const TOO_MANY_PINGS = Buffer.from('too_many_pings');
  *   const policy = keepAlive(server, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
  */
 export class Http2KeepAliveController {
-  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random' | 'tcpKeepAlive'>>> & {
+  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random' | 'tcpKeepAlive' | 'onSessionClose'>>> & {
     clock: Clock;
+    onSessionClose: ((session: ServerHttp2Session, reason: CloseReason) => void) | undefined;
     random: () => number;
     tcpKeepAlive: Readonly<TcpKeepAliveOptions> | null;
   };
@@ -121,7 +133,7 @@ export class Http2KeepAliveController {
 
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
-    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'tcpKeepAlive', 'clock']);
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'minPingIntervalWithoutDataMs', 'maxPingStrikes', 'onSessionClose', 'random', 'tcpKeepAlive', 'clock']);
     const ms = { min: 0, max: 2 ** 30 - 1 };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
@@ -129,6 +141,9 @@ export class Http2KeepAliveController {
       pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: 2 ** 30 - 1 }),
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
       maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { ...ms, note: '(0 = no limit)' }), // ms.max: the wheel's longest timeout
+      minPingIntervalWithoutDataMs: integerOption(W, o, 'minPingIntervalWithoutDataMs', 0, ms),
+      maxPingStrikes: integerOption(W, o, 'maxPingStrikes', 2, { min: 0, max: 1_000_000 }),
+      onSessionClose: functionOption<(session: ServerHttp2Session, reason: CloseReason) => void>(W, o, 'onSessionClose'),
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
       tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
       clock: clockOption(W, o),
@@ -232,6 +247,7 @@ export class Http2KeepAliveController {
   #onStream(s: Session, stream: ServerHttp2Stream): void {
     s.streams += 1;
     s.total += 1;
+    s.pingStrikes = 0;
     this.#streams += 1;
     s.heartbeat?.received();
     if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
@@ -245,9 +261,18 @@ export class Http2KeepAliveController {
   #onPing(s: Session): void {
     this.#pingsReceived += 1;
     s.heartbeat?.received();
+    const now = this.options.clock.now();
+    const minMs = this.options.minPingIntervalWithoutDataMs;
+    if (minMs > 0) {
+      const last = s.lastPingMs;
+      s.lastPingMs = now;
+      if (last >= 0 && s.streams === 0 && now - last < minMs) {
+        s.pingStrikes += 1;
+        if (s.pingStrikes > this.options.maxPingStrikes) return this.#end(s, 'pingFlood', constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      }
+    }
     const max = this.options.maxPingsPerMinute;
     if (max === 0) return;
-    const now = this.options.clock.now();
     if (now - s.windowStart >= 60_000) {
       s.windowStart = now;
       s.pingsInWindow = 0;
@@ -298,6 +323,7 @@ export class Http2KeepAliveController {
     const reason = s.reason ?? 'clientClose';
     this.#closes[reason] += 1;
     this.#histogram.record(s.total);
+    this.options.onSessionClose?.(s.session, reason);
     this.#events.emit('close', s, reason);
     if (this.#sessions.size === 0) this.#events.emit('empty');
   }

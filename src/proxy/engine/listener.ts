@@ -5,6 +5,7 @@
  * the keep-alive decision each response gets (lifeline/server's policy).
  */
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { StateTable } from '../../core/state-table.js';
 import type { CloseReason } from '../../core/close-reason.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
@@ -25,6 +26,7 @@ import { HTTP1_TRANSITIONS } from './http1-states.js';
 import type { Http1State } from './http1-states.js';
 import type { ListenerContext } from './listener-context.js';
 import { localResponse } from './local-response.js';
+import { Http2Front } from './http2-front.js';
 
 /** What a listener needs from its proxy. */
 export interface ListenerHost {
@@ -45,6 +47,8 @@ export class Listener implements ListenerContext {
   rotation: TicketKeyRotation | undefined;
   limits: HeadLimits;
   hintSeconds = 0;
+  /** The HTTP/2 side (ALPN h2, or prior knowledge in clear); undefined when the listener offers none. */
+  readonly http2: Http2Front | undefined;
   /** Told of every connection that stops serving (the drain in progress listens). */
   onClosed: ((conn: Http1Connection, reason: CloseReason) => void) | undefined;
 
@@ -58,6 +62,21 @@ export class Listener implements ListenerContext {
     this.hintSeconds = hintSeconds(config.client.idleTimeoutMs, config.client.hintMarginMs);
     const waitMs = config.client.headersTimeoutMs > 0 ? config.client.headersTimeoutMs : 60_000;
     this.newcomers = new NewcomerQueue(host.clock, waitMs, (socket) => this.#refuse(socket));
+    const offersHttp2 = config.protocol === 'https' ? config.http2 : config.http2PriorKnowledge;
+    this.http2 = offersHttp2 ? new Http2Front(this, config.client.http2) : undefined;
+  }
+
+  get http2PriorKnowledge(): boolean {
+    return this.config.protocol === 'http' && this.http2 !== undefined;
+  }
+
+  handOffHttp2(socket: net.Socket, read: Buffer): void {
+    if (this.http2 === undefined) {
+      socket.destroy();
+      return;
+    }
+    if (read.length > 0) socket.unshift(read);
+    this.http2.accept(socket);
   }
 
   /** A reload's new settings for this listener (its address cannot change). */
@@ -146,7 +165,7 @@ export class Listener implements ListenerContext {
       socket.destroy();
       return;
     }
-    if (policy.maxConnections > 0 && this.open >= policy.maxConnections) {
+    if (policy.maxConnections > 0 && this.open + (this.http2?.sessions ?? 0) >= policy.maxConnections) {
       // At the cap: the least recently used idle connection makes room; never a busy one.
       const victim = this.table.list('idle').head;
       if (victim !== undefined) victim.destroy('evicted');
@@ -166,7 +185,8 @@ export class Listener implements ListenerContext {
       setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
     }
     this.metrics.connectionAccepted();
-    new Http1Connection(socket, this);
+    if (this.http2 !== undefined && (socket as tls.TLSSocket).alpnProtocol === 'h2') this.http2.accept(socket);
+    else new Http1Connection(socket, this);
   };
 
   #refuse(socket: net.Socket): void {

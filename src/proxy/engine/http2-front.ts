@@ -1,0 +1,112 @@
+/**
+ * A listener's HTTP/2 side: one `node:http2` server that owns no socket of its own. The listener
+ * hands it the sockets that chose HTTP/2 (ALPN `h2` on TLS, the connection preface in clear);
+ * each request stream becomes an Http2Stream and goes through the same Exchange as HTTP/1.1.
+ *
+ * Keep-alive on the HTTP/2 layer is lifeline/server's Http2KeepAliveController: PING after
+ * `pingIntervalMs` of silence and close on `pingTimeoutMs`, GOAWAY(NO_ERROR) after
+ * `idleTimeoutMs` with no stream, max age with jitter, gRPC's ping strikes.
+ */
+import http2 from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { Http2KeepAliveController } from '../../http/server/http2-keep-alive-controller.js';
+import type { CloseReason as ServerCloseReason } from '../../http/server/server-stats.js';
+import type { DrainResult } from '../../http/server/drain-run.js';
+import type { CloseReason } from '../../core/close-reason.js';
+import type { Http2ClientConfig } from '../config/index.js';
+import type { ListenerContext } from './listener-context.js';
+import { Http2Stream, requestHeadFromHttp2 } from './http2-stream.js';
+
+/** The connection preface of HTTP/2 with prior knowledge (RFC 9113 3.4). */
+export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** lifeline/server's close reasons in the one vocabulary of core/close-reason.ts. */
+const REASONS: Readonly<Record<ServerCloseReason, CloseReason>> = {
+  idleTimeout: 'idle_timeout',
+  maxRequests: 'max_requests',
+  maxAge: 'max_age',
+  evicted: 'evicted',
+  rejected: 'rejected',
+  headersTimeout: 'headers_timeout',
+  requestTimeout: 'request_timeout',
+  drain: 'drain',
+  drainForced: 'drain_forced',
+  clientClose: 'peer_close',
+  serverClose: 'app_close',
+  error: 'error',
+  upgrade: 'upgrade',
+  pingTimeout: 'heartbeat_timeout',
+  pingFlood: 'flood',
+};
+
+function ignore(): void {}
+
+export class Http2Front {
+  readonly server: http2.Http2Server;
+  readonly keepAlive: Http2KeepAliveController;
+  readonly #sessions = new Set<ServerHttp2Session>();
+
+  constructor(
+    readonly ctx: ListenerContext,
+    config: Http2ClientConfig,
+  ) {
+    this.server = http2.createServer({
+      // RFC 8441 extended CONNECT is not offered: browsers then open WebSockets over HTTP/1.1.
+      settings: { maxConcurrentStreams: config.maxConcurrentStreams, enableConnectProtocol: false },
+      maxHeaderListPairs: ctx.client.maxHeaders,
+      maxSendHeaderBlockLength: 64 * 1024,
+    });
+    this.keepAlive = new Http2KeepAliveController(this.server, {
+      idleTimeoutMs: config.idleTimeoutMs,
+      pingIntervalMs: config.pingIntervalMs,
+      pingTimeoutMs: config.pingTimeoutMs,
+      maxConnectionAgeMs: config.maxConnectionAgeMs,
+      maxPingsPerMinute: 0,
+      minPingIntervalWithoutDataMs: config.minPingIntervalWithoutDataMs,
+      maxPingStrikes: config.maxPingStrikes,
+      clock: ctx.clock,
+      onSessionClose: (session, reason) => this.#sessionClosed(session, REASONS[reason]),
+    });
+    this.server.on('session', (session: ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.on('error', ignore);
+    });
+    this.server.on('stream', this.#onStream);
+    this.server.on('sessionError', ignore);
+  }
+
+  /** HTTP/2 sessions open. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** Serve `socket` (its preface may have been unshifted back) as an HTTP/2 session. */
+  accept(socket: Socket): void {
+    this.server.emit('connection', socket);
+  }
+
+  /** GOAWAY every session; open streams finish; what remains at `timeoutMs` is destroyed. */
+  drain(timeoutMs: number): Promise<DrainResult> {
+    return this.keepAlive.drain({ timeoutMs, spreadMs: 0 });
+  }
+
+  /** Destroy every session and stop every timer. */
+  close(): void {
+    for (const session of this.#sessions) session.destroy();
+    this.#sessions.clear();
+    this.keepAlive.close();
+  }
+
+  readonly #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
+    stream.on('error', ignore);
+    const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    const head = requestHeadFromHttp2(headers, rawHeaders, endStream);
+    new Http2Stream(this.ctx, stream, head, stream.session?.socket?.remoteAddress ?? '').start();
+  };
+
+  #sessionClosed(session: ServerHttp2Session, reason: CloseReason): void {
+    if (!this.#sessions.delete(session)) return;
+    this.ctx.metrics.connectionClosed(reason);
+  }
+}
