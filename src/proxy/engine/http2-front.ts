@@ -46,6 +46,8 @@ export class Http2Front {
   readonly server: http2.Http2Server;
   readonly keepAlive: Http2KeepAliveController;
   readonly #sessions = new Set<ServerHttp2Session>();
+  /** The sockets handed over, until they close (close() destroys them with their sessions). */
+  readonly #sockets = new Set<Socket>();
 
   constructor(
     readonly ctx: ListenerContext,
@@ -83,6 +85,11 @@ export class Http2Front {
 
   /** Serve `socket` (its preface may have been unshifted back) as an HTTP/2 session. */
   accept(socket: Socket): void {
+    // The listener allows half-open for HTTP/1 (a response after the client's FIN); HTTP/2 ends
+    // with GOAWAY, and a session must end when its client's socket does.
+    socket.allowHalfOpen = false;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     this.server.emit('connection', socket);
   }
 
@@ -95,6 +102,8 @@ export class Http2Front {
   close(): void {
     for (const session of this.#sessions) session.destroy();
     this.#sessions.clear();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
     this.keepAlive.close();
   }
 
