@@ -206,13 +206,14 @@ export class Http2Stream implements ClientSide {
     return body;
   }
 
-  ended(_ex: Exchange): void {
+  ended(ex: Exchange): void {
     this.#cancelTimer();
     const stream = this.stream;
     if (stream.destroyed) return;
     if (this.#responded && !stream.writableEnded) stream.end();
-    // A request body still arriving after the response: HTTP/2 lets the stream end without it.
-    if (!stream.readableEnded && stream.writableEnded && !stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+    // A request body still arriving after the response: RST_STREAM(NO_ERROR) tells the client to
+    // stop sending it (RFC 9113 8.1).
+    if (!ex.requestDone && !stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
   }
 
   abort(_ex: Exchange): void {
