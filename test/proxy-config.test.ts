@@ -68,7 +68,7 @@ test('defaults: a minimal config comes back with every default filled in', () =>
     maxHeaderBytes: 16_384,
     maxHeaders: 100,
     tcpKeepAlive: null,
-    http2: { maxConcurrentStreams: 128, pingIntervalMs: 60_000, pingTimeoutMs: 20_000, idleTimeoutMs: 75_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2 },
+    http2: { maxConcurrentStreams: 128, pingIntervalMs: 60_000, pingTimeoutMs: 20_000, idleTimeoutMs: 75_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2, maxPingsPerMinute: 60, maxSettingsPerMinute: 100, prematureResetMinStreams: 100 },
   });
   assert.equal(l.http2, true);
   assert.equal(l.http2PriorKnowledge, true);
@@ -403,7 +403,7 @@ client:
   const [l] = c.listeners;
   assert.ok(l);
   assert.equal(l.http2PriorKnowledge, false);
-  assert.deepEqual(l.client.http2, { maxConcurrentStreams: 16, pingIntervalMs: 5_000, pingTimeoutMs: 20_000, idleTimeoutMs: 30_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2 });
+  assert.deepEqual(l.client.http2, { maxConcurrentStreams: 16, pingIntervalMs: 5_000, pingTimeoutMs: 20_000, idleTimeoutMs: 30_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2, maxPingsPerMinute: 60, maxSettingsPerMinute: 100, prematureResetMinStreams: 100 });
   assert.throws(() => parseConfig(yaml.replace('pingIntervalMs: 5000', 'pingIntervalMs: -1'), 'proxy.yaml', {}), /client\.http2\.pingIntervalMs/);
   assert.throws(() => parseConfig(yaml.replace('http2PriorKnowledge: false', 'http2PriorKnowledge: maybe'), 'proxy.yaml', {}), /http2PriorKnowledge/);
 });

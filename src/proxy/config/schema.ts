@@ -76,7 +76,7 @@ export const clientSchema = obj('client settings', {
   maxHeaderBytes: int(1024, 1_048_576).optional(),
   maxHeaders: int(1, 10_000).optional(),
   tcpKeepAlive: tcpKeepAlive.optional(),
-  http2: obj('HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, idleTimeoutMs, maxConnectionAgeMs, minPingIntervalWithoutDataMs, maxPingStrikes)', {
+  http2: obj('HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, idleTimeoutMs, maxConnectionAgeMs, minPingIntervalWithoutDataMs, maxPingStrikes, maxPingsPerMinute, maxSettingsPerMinute, prematureResetMinStreams)', {
     maxConcurrentStreams: int(1, 2 ** 31 - 1).optional(),
     pingIntervalMs: ms(0, 'off').optional(),
     pingTimeoutMs: ms(1).optional(),
@@ -84,6 +84,9 @@ export const clientSchema = obj('client settings', {
     maxConnectionAgeMs: ms(0, 'no limit').optional(),
     minPingIntervalWithoutDataMs: ms(0, 'off').optional(),
     maxPingStrikes: int(0, 1_000_000).optional(),
+    maxPingsPerMinute: int(0, 1_000_000, 'no limit').optional(),
+    maxSettingsPerMinute: int(0, 1_000_000, 'no limit').optional(),
+    prematureResetMinStreams: int(0, 1_000_000, 'off').optional(),
   }).optional(),
 });
 

@@ -75,6 +75,13 @@ export interface Http2ClientConfig {
   minPingIntervalWithoutDataMs: number;
   /** Strikes tolerated before GOAWAY ENHANCE_YOUR_CALM "too_many_pings". */
   maxPingStrikes: number;
+  /** Client PINGs in a minute, streams or not, before GOAWAY ENHANCE_YOUR_CALM. 0 = no limit. */
+  maxPingsPerMinute: number;
+  /** Client SETTINGS frames in a minute before GOAWAY ENHANCE_YOUR_CALM. 0 = no limit. */
+  maxSettingsPerMinute: number;
+  /** Rapid Reset: after this many streams, more than half reset by the client within 1 s of
+   * opening ends the session with GOAWAY ENHANCE_YOUR_CALM. 0 = off. */
+  prematureResetMinStreams: number;
 }
 
 /** Server certificate of an `https` listener. Paths are absolute. */

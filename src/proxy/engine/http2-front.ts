@@ -17,6 +17,7 @@ import type { CloseReason } from '../../core/close-reason.js';
 import type { Http2ClientConfig } from '../config/index.js';
 import type { ListenerContext } from './listener-context.js';
 import { Http2Stream, requestHeadFromHttp2 } from './http2-stream.js';
+import { FLOOD_CODES, Http2FloodGuard } from './http2-flood-guard.js';
 
 /** The connection preface of HTTP/2 with prior knowledge (RFC 9113 3.4). */
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -46,6 +47,9 @@ export class Http2Front {
   readonly server: http2.Http2Server;
   readonly keepAlive: Http2KeepAliveController;
   readonly #sessions = new Set<ServerHttp2Session>();
+  readonly #guards = new WeakMap<ServerHttp2Session, Http2FloodGuard>();
+  /** Sessions ended for a flood: their close counts as `flood`, whatever nghttp2 saw after. */
+  readonly #flooded = new WeakSet<ServerHttp2Session>();
   /** The sockets handed over, until they close (close() destroys them with their sessions). */
   readonly #sockets = new Set<Socket>();
 
@@ -64,15 +68,24 @@ export class Http2Front {
       pingIntervalMs: config.pingIntervalMs,
       pingTimeoutMs: config.pingTimeoutMs,
       maxConnectionAgeMs: config.maxConnectionAgeMs,
-      maxPingsPerMinute: 0,
+      maxPingsPerMinute: config.maxPingsPerMinute,
       minPingIntervalWithoutDataMs: config.minPingIntervalWithoutDataMs,
       maxPingStrikes: config.maxPingStrikes,
       clock: ctx.clock,
-      onSessionClose: (session, reason) => this.#sessionClosed(session, REASONS[reason]),
+      onSessionClose: (session, reason) => {
+        if (reason === 'pingFlood') this.ctx.metrics.rejected('ERR_HTTP2_PING_FLOOD');
+        this.#sessionClosed(session, REASONS[reason]);
+      },
     });
     this.server.on('session', (session: ServerHttp2Session) => {
       this.#sessions.add(session);
       session.on('error', ignore);
+      const guard = new Http2FloodGuard(session, config, ctx.clock, (kind) => {
+        this.#flooded.add(session);
+        ctx.metrics.rejected(FLOOD_CODES[kind]);
+      });
+      this.#guards.set(session, guard);
+      session.on('remoteSettings', () => guard.settings());
     });
     this.server.on('stream', this.#onStream);
     this.server.on('sessionError', ignore);
@@ -109,6 +122,8 @@ export class Http2Front {
 
   readonly #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
     stream.on('error', ignore);
+    const session = stream.session;
+    if (session !== undefined) this.#guards.get(session as ServerHttp2Session)?.stream(stream);
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const head = requestHeadFromHttp2(headers, rawHeaders, endStream);
     new Http2Stream(this.ctx, stream, head, stream.session?.socket?.remoteAddress ?? '').start();
@@ -116,6 +131,6 @@ export class Http2Front {
 
   #sessionClosed(session: ServerHttp2Session, reason: CloseReason): void {
     if (!this.#sessions.delete(session)) return;
-    this.ctx.metrics.connectionClosed(reason);
+    this.ctx.metrics.connectionClosed(this.#flooded.has(session) ? 'flood' : reason);
   }
 }
