@@ -79,7 +79,7 @@ export class Http2Front {
     });
     this.server.on('session', (session: ServerHttp2Session) => {
       this.#sessions.add(session);
-      session.on('error', ignore);
+      session.on('error', (error: Error & { code?: string }) => this.#sessionError(session, error));
       const guard = new Http2FloodGuard(session, config, ctx.clock, (kind) => {
         this.#flooded.add(session);
         ctx.metrics.rejected(FLOOD_CODES[kind]);
@@ -128,6 +128,16 @@ export class Http2Front {
     const head = requestHeadFromHttp2(headers, rawHeaders, endStream);
     new Http2Stream(this.ctx, stream, head, stream.session?.socket?.remoteAddress ?? '').start();
   };
+
+  /** nghttp2 ends the floods it bounds itself with an error (and GOAWAY INTERNAL_ERROR): count them as floods. */
+  #sessionError(session: ServerHttp2Session, error: Error & { code?: string }): void {
+    let code: string | undefined;
+    if (error.code === 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES') code = 'ERR_HTTP2_INVALID_FRAME_FLOOD';
+    else if (error.code === 'ERR_HTTP2_ERROR' && error.message.includes('CONTINUATION')) code = 'ERR_HTTP2_CONTINUATION_FLOOD';
+    if (code === undefined || this.#flooded.has(session)) return;
+    this.#flooded.add(session);
+    this.ctx.metrics.rejected(code);
+  }
 
   #sessionClosed(session: ServerHttp2Session, reason: CloseReason): void {
     if (!this.#sessions.delete(session)) return;
