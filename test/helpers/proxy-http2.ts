@@ -144,3 +144,6 @@ export async function missingH2Clients(): Promise<string | undefined> {
   }
   return undefined;
 }
+
+/** dist/ of the repository (this file runs from dist/test/helpers). */
+export const ROOT_DIST = join(import.meta.dirname, '..', '..');
