@@ -6,7 +6,8 @@
  *   SETTINGS but never answers a PING is closed after pingIntervalMs + pingTimeoutMs;
  * - a client pinging every 10 ms with no stream open gets GOAWAY ENHANCE_YOUR_CALM
  *   "too_many_pings" on its third strike (gRPC's policy), and not when the policy is off;
- * - a drain sends GOAWAY at once while the stream in flight completes.
+ * - a drain sends GOAWAY at once (the first of two, with the largest stream id) while the
+ *   stream in flight completes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import type { H2Proxy } from './helpers/proxy-http2.js';
 
 interface GoAway {
   code: number;
+  lastStreamId: number;
   data: string;
   atMs: number;
 }
@@ -30,7 +32,7 @@ function connect(h2: H2Proxy): { session: http2.ClientHttp2Session; goaway: Prom
   const pings: number[] = [];
   session.on('ping', () => pings.push(performance.now()));
   const goaway = new Promise<GoAway>((resolve) => {
-    session.once('goaway', (code: number, _last: number, data?: Buffer) => resolve({ code, data: data?.toString('latin1') ?? '', atMs: performance.now() }));
+    session.once('goaway', (code: number, lastStreamId: number, data?: Buffer) => resolve({ code, lastStreamId, data: data?.toString('latin1') ?? '', atMs: performance.now() }));
   });
   return { session, goaway, pings };
 }
@@ -152,6 +154,7 @@ test('drain: GOAWAY at once, the stream in flight completes, the drain ends', { 
   const g = await within(goaway, 2_000, 'drain GOAWAY');
   assert.equal(g.code, http2.constants.NGHTTP2_NO_ERROR);
   assert.ok(g.atMs - drainFrom < 300, `GOAWAY ${(g.atMs - drainFrom).toFixed(0)} ms after the drain began`);
+  assert.equal(g.lastStreamId, 2 ** 31 - 1, 'the first of two GOAWAYs: a stream the client is opening now is still served');
   assert.deepEqual(await within(inFlight, 5_000, 'in-flight stream'), { status: 200, body: 'slow' }, 'the stream in flight completed');
   await within(drained, 1_000, 'drain (5 s allowed) once the last stream is done');
   const closed = h2.proxy.metrics.listener('clear').stats().cxClosed;

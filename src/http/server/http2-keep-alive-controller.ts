@@ -55,6 +55,9 @@ export interface Http2KeepAliveOptions {
   /** Strikes tolerated; one more ends the session with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`
    * (gRPC's GRPC_ARG_HTTP2_MAX_PING_STRIKES). Default 2. A new stream clears them. */
   maxPingStrikes?: number;
+  /** Between the two GOAWAYs of a graceful close when the client does not answer the PING
+   * between them. Default 1 000 (any round trip a PING could measure). */
+  goawayGraceMs?: number;
   /** Told when a session ends, with why (for a caller's own metrics). */
   onSessionClose?: (session: ServerHttp2Session, reason: CloseReason) => void;
   /** GOAWAY (NO_ERROR) a session this old, letting its open streams finish. Each session's limit
@@ -133,7 +136,7 @@ export class Http2KeepAliveController {
 
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
-    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'minPingIntervalWithoutDataMs', 'maxPingStrikes', 'onSessionClose', 'random', 'tcpKeepAlive', 'clock']);
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'minPingIntervalWithoutDataMs', 'maxPingStrikes', 'goawayGraceMs', 'onSessionClose', 'random', 'tcpKeepAlive', 'clock']);
     const ms = { min: 0, max: 2 ** 30 - 1 };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
@@ -143,6 +146,7 @@ export class Http2KeepAliveController {
       maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { ...ms, note: '(0 = no limit)' }), // ms.max: the wheel's longest timeout
       minPingIntervalWithoutDataMs: integerOption(W, o, 'minPingIntervalWithoutDataMs', 0, ms),
       maxPingStrikes: integerOption(W, o, 'maxPingStrikes', 2, { min: 0, max: 1_000_000 }),
+      goawayGraceMs: integerOption(W, o, 'goawayGraceMs', 1_000, { min: 0, max: 60_000 }),
       onSessionClose: functionOption<(session: ServerHttp2Session, reason: CloseReason) => void>(W, o, 'onSessionClose'),
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
       tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
@@ -187,7 +191,7 @@ export class Http2KeepAliveController {
         s.drainMarked = true;
         s.reason ??= 'drain';
         const idle = s.streams === 0;
-        s.session.close();
+        this.#goawayGracefully(s);
         return idle;
       },
       force: (s) => {
@@ -292,7 +296,9 @@ export class Http2KeepAliveController {
     s.deadline = -1;
     if (s.streams > 0 || s.session.destroyed || s.session.closed) return;
     s.reason ??= 'idleTimeout';
-    s.session.close(); // GOAWAY NO_ERROR, then the session ends
+    // One GOAWAY: with no stream open, a request racing it is refused unprocessed (REFUSED_STREAM
+    // or above the last stream id), which every client may retry, and the session ends at once.
+    s.session.close();
   };
 
   readonly #onAge = (_id: number, data: unknown): void => {
@@ -300,8 +306,33 @@ export class Http2KeepAliveController {
     s.ageDeadline = -1;
     if (s.session.destroyed || s.session.closed) return;
     s.reason ??= 'maxAge';
-    s.session.close(); // GOAWAY NO_ERROR: open streams finish, then the session ends
+    this.#goawayGracefully(s); // open streams finish, then the session ends
   };
+
+  /**
+   * The two-step GOAWAY (RFC 9113 6.8): first with the largest stream id, so a request the client
+   * is sending at this moment is still served rather than refused; after a PING round trip
+   * (nothing the client sent before its answer is still in flight), or `goawayGraceMs` when no
+   * answer comes (Node's own client stops answering PINGs once it has a GOAWAY), the final GOAWAY
+   * names the last stream processed, and the session ends once its open streams have.
+   */
+  #goawayGracefully(s: Session): void {
+    const session = s.session;
+    if (session.destroyed || session.closed) return;
+    session.goaway(constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+    let timer = -1;
+    const close = (): void => {
+      if (timer >= 0) this.#wheel.cancel(timer);
+      timer = -1;
+      if (!session.destroyed && !session.closed) session.close();
+    };
+    timer = this.#wheel.add(this.options.goawayGraceMs, close);
+    try {
+      session.ping(close);
+    } catch {
+      // Too many PINGs outstanding: the grace alone decides.
+    }
+  }
 
   /** GOAWAY with `code` (debug data for a flood), then destroy. */
   #end(s: Session, reason: CloseReason, code: number): void {
