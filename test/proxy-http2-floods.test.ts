@@ -12,6 +12,7 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { startBackend, startH2Proxy, run, ROOT_DIST } from './helpers/proxy-http2.js';
+import { FLAG, FRAME, frame, getHeaderBlock, rawSession } from './helpers/h2-raw.js';
 
 const ATTACKER = join(ROOT_DIST, 'test', 'helpers', 'h2-attacker.js');
 const SAMPLES = 60;
@@ -80,3 +81,34 @@ for (const attack of ATTACKS) {
     assert.ok(loaded <= 2 * quiet, `median ${loaded.toFixed(2)} ms under attack vs ${quiet.toFixed(2)} ms quiet`);
   });
 }
+
+test('slow read: a client that never opens its window holds no backend past idleStreamTimeoutMs: its stream is reset, the session and others go on', { timeout: 30_000 }, async (t) => {
+  const backend = await startBackend();
+  t.after(() => backend.close());
+  const h2 = await startH2Proxy(backend.port, 'client:\n  http2: { pingIntervalMs: 0 }\n', '    timeouts: { idleStreamTimeoutMs: 500 }\n');
+  t.after(() => h2.close());
+  // SETTINGS_INITIAL_WINDOW_SIZE 0: no DATA may be sent on any stream it opens.
+  const s = await rawSession(h2.clearPort, [[0x4, 0]]);
+  t.after(() => s.socket.destroy());
+  const from = performance.now();
+  s.write(frame(FRAME.HEADERS, FLAG.END_STREAM | FLAG.END_HEADERS, 1, getHeaderBlock(`127.0.0.1:${h2.clearPort}`, '/big')));
+  const until = performance.now() + 5_000;
+  while (s.resets.length === 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  const reset = s.resets[0];
+  assert.ok(reset !== undefined, 'the stalled stream was reset');
+  assert.equal(reset.stream, 1);
+  const ms = reset.atMs - from;
+  assert.ok(ms >= 450 && ms < 3_000, `reset ${ms.toFixed(0)} ms after the request (idleStreamTimeoutMs 500)`);
+  assert.deepEqual(s.headers, [1], 'the response head had gone out');
+  assert.equal(s.goaway, undefined, 'the session itself is not ended for one stalled stream');
+  const pools = (h2.proxy.stats() as { pools: Record<string, { active: number }[]> }).pools;
+  assert.equal(pools.web?.[0]?.active, 0, 'the backend connection was given up');
+
+  // The same session still serves a stream it can read (a small response fits a window update).
+  s.write(frame(FRAME.WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0xff, 0xff])));
+  s.write(frame(FRAME.SETTINGS, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff])));
+  s.write(frame(FRAME.HEADERS, FLAG.END_STREAM | FLAG.END_HEADERS, 3, getHeaderBlock(`127.0.0.1:${h2.clearPort}`)));
+  const until2 = performance.now() + 5_000;
+  while (!s.headers.includes(3) && performance.now() < until2) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(s.headers.includes(3), 'a later stream on the same session is answered');
+});

@@ -80,7 +80,7 @@ export interface H2Proxy {
 }
 
 /** A proxy with listeners `clear` (h2c by prior knowledge) and `tls` (ALPN h2), one route to the backend. */
-export async function startH2Proxy(backendPort: number, clientYaml = ''): Promise<H2Proxy> {
+export async function startH2Proxy(backendPort: number, clientYaml = '', clusterYaml = ''): Promise<H2Proxy> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-proxy-h2-'));
   const cert = makeTestCert();
   writeFileSync(join(dir, 'front.key'), cert.key);
@@ -98,7 +98,7 @@ export async function startH2Proxy(backendPort: number, clientYaml = ''): Promis
 clusters:
   web:
     endpoints: [{ address: "127.0.0.1:${backendPort}" }]
-accessLog: { target: ${accessLogFile} }
+${clusterYaml}accessLog: { target: ${accessLogFile} }
 ${clientYaml}`;
   const proxy = await Proxy.start(parseConfig(yaml, join(dir, 'proxy.yaml'), {}));
   return {
