@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfig } from '../src/proxy/config/index.js';
+import { Proxy } from '../src/proxy/proxy.js';
 import { skipFor } from './helpers/lease-prerequisites.js';
 import { MIB_BODY, missingH2Clients, run, sha256, startBackend, startH2Proxy } from './helpers/proxy-http2.js';
 
@@ -94,4 +96,34 @@ test('nghttp sees our SETTINGS (128 streams, no extended CONNECT); h2load 1000 r
   }
   const stats = h2.proxy.metrics.listener('clear').stats();
   assert.ok(stats.rq['2xx'] >= 1000, 'the requests counted in the listener metrics');
+});
+
+test('http2: false offers only http/1.1 by ALPN; http2PriorKnowledge: false answers the preface as a bad HTTP/1 request', { skip, timeout: 60_000 }, async (t) => {
+  const backend = await startBackend();
+  t.after(() => backend.close());
+  const h2 = await startH2Proxy(backend.port);
+  t.after(() => h2.close());
+  const yaml = `listeners:
+  - name: clear
+    address: 127.0.0.1:0
+    http2PriorKnowledge: false
+    routes: [{ cluster: web }]
+  - name: tls
+    address: 127.0.0.1:0
+    protocol: https
+    http2: false
+    tls: { certFile: ${join(h2.dir, 'front.crt')}, keyFile: ${join(h2.dir, 'front.key')} }
+    routes: [{ cluster: web }]
+clusters:
+  web:
+    endpoints: [{ address: "127.0.0.1:${backend.port}" }]
+accessLog: { target: "off" }
+`;
+  const proxy = await Proxy.start(parseConfig(yaml, join(h2.dir, 'off.yaml'), {}));
+  t.after(() => proxy.close());
+  const tls = split((await run('curl', ['-sS', '-k', '--http2', ...W, `https://127.0.0.1:${proxy.port('tls')}/small`])).stdout);
+  assert.deepEqual([tls.version, tls.status, tls.body.toString()], ['1.1', 200, 'small'], 'curl fell back to HTTP/1.1');
+  const clear = await run('curl', ['-sS', '--http2-prior-knowledge', ...W, `http://127.0.0.1:${proxy.port('clear')}/small`]);
+  assert.notEqual(split(clear.stdout).status, 200, 'no HTTP/2 without prior-knowledge support');
+  assert.equal(proxy.listeners.every((l) => l.http2 === undefined), true);
 });
