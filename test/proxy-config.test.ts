@@ -68,7 +68,10 @@ test('defaults: a minimal config comes back with every default filled in', () =>
     maxHeaderBytes: 16_384,
     maxHeaders: 100,
     tcpKeepAlive: null,
+    http2: { maxConcurrentStreams: 128, pingIntervalMs: 60_000, pingTimeoutMs: 20_000, idleTimeoutMs: 75_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2, maxPingsPerMinute: 60, maxSettingsPerMinute: 100, prematureResetMinStreams: 100 },
   });
+  assert.equal(l.http2, true);
+  assert.equal(l.http2PriorKnowledge, true);
   assert.deepEqual(c.client, l.client);
   const demo = getCluster(c, 'demo');
   assert.deepEqual(demo, {
@@ -397,4 +400,26 @@ test('retries: retryOn and timeBudgetMs are read and checked', () => {
   const c = parseConfig(MINIMAL.replace('    endpoints:', "    retries: { maxAttempts: 3, retryOn: [connect-failure, '503'], timeBudgetMs: 2000 }\n    endpoints:"), 'proxy.yaml', {});
   assert.deepEqual(getCluster(c, 'demo').retries, { maxAttempts: 3, retryOn: ['connect-failure', '503'], timeBudgetMs: 2_000 });
   oneProblem(MINIMAL.replace('    endpoints:', '    retries: { retryOn: [timeout] }\n    endpoints:'), /clusters\.demo\.retries\.retryOn\[0\]: .*timeout/m);
+});
+
+test('client.http2: idle and age follow the client block unless set; a listener overrides single keys; bad values name their key', () => {
+  const yaml = `listeners:
+  - name: a
+    address: 127.0.0.1:8080
+    http2PriorKnowledge: false
+    routes: [{ cluster: c }]
+    client: { http2: { maxConcurrentStreams: 16 } }
+clusters:
+  c: { endpoints: [{ address: 127.0.0.1:9001 }] }
+client:
+  idleTimeoutMs: 30000
+  http2: { pingIntervalMs: 5000 }
+`;
+  const c = parseConfig(yaml, 'proxy.yaml', {});
+  const [l] = c.listeners;
+  assert.ok(l);
+  assert.equal(l.http2PriorKnowledge, false);
+  assert.deepEqual(l.client.http2, { maxConcurrentStreams: 16, pingIntervalMs: 5_000, pingTimeoutMs: 20_000, idleTimeoutMs: 30_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2, maxPingsPerMinute: 60, maxSettingsPerMinute: 100, prematureResetMinStreams: 100 });
+  assert.throws(() => parseConfig(yaml.replace('pingIntervalMs: 5000', 'pingIntervalMs: -1'), 'proxy.yaml', {}), /client\.http2\.pingIntervalMs/);
+  assert.throws(() => parseConfig(yaml.replace('http2PriorKnowledge: false', 'http2PriorKnowledge: maybe'), 'proxy.yaml', {}), /http2PriorKnowledge/);
 });

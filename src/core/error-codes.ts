@@ -95,6 +95,14 @@ export const ERROR_CODES = {
   ERR_TUNNEL_DONE: { layer: 'tunnel', kind: 'answer', meaning: 'the client is closing: GOAWAY to the server' },
   ERR_TUNNEL_LISTEN: { layer: 'tunnel', kind: 'error', meaning: 'a tunnel listener has no TCP address' },
   ERR_TUNNEL_KEYGEN: { layer: 'tunnel', kind: 'error', meaning: 'generating a key or certificate with openssl failed' },
+  // proxy: HTTP/2 floods (each ends its session with GOAWAY; counted in lifeline_downstream_rq_rejected_total by code)
+  ERR_HTTP2_RAPID_RESET: { layer: 'proxy', kind: 'error', meaning: 'Rapid Reset: more than half of 100 or more streams were reset by the client within 1 s of opening: GOAWAY ENHANCE_YOUR_CALM' },
+  ERR_HTTP2_SETTINGS_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'more SETTINGS frames than allowed: GOAWAY ENHANCE_YOUR_CALM' },
+  ERR_HTTP2_PING_FLOOD: { layer: 'proxy', kind: 'error', meaning: "PINGs without data more often than the gRPC policy allows (strikes), or over maxPingsPerMinute: GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\"" },
+  ERR_HTTP2_TOO_MANY_INVALID_FRAMES: { layer: 'proxy', kind: 'match', meaning: "Node's code when nghttp2 ends a session for too many invalid frames: counted as a flood" },
+  ERR_HTTP2_INVALID_FRAME_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'a flood of invalid or empty frames ended by nghttp2 (GOAWAY INTERNAL_ERROR): counted as a flood' },
+  ERR_HTTP2_CONTINUATION_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'a CONTINUATION flood ended by nghttp2 (GOAWAY INTERNAL_ERROR): counted as a flood' },
+  ERR_HTTP2_ERROR: { layer: 'proxy', kind: 'match', meaning: "Node's generic HTTP/2 session error code: the session is closed as a protocol error" },
   // proxy: admin, dashboard and fleet
   ERR_ADMIN_UNPROTECTED: { layer: 'proxy', kind: 'error', meaning: 'the admin listener is bound off loopback without admin.token: the proxy refuses to start' },
   ERR_DASHBOARD_ASSETS: { layer: 'proxy', kind: 'error', meaning: "the dashboard's files were not found in the package" },

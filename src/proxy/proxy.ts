@@ -191,7 +191,8 @@ export class Proxy implements ListenerHost {
         if (open() === 0) run.empty();
       };
     }
-    const result = await run.promise;
+    // HTTP/2 sessions: GOAWAY now, open streams finish, the rest destroyed at the deadline.
+    const [result] = await Promise.all([run.promise, ...this.listeners.map((l) => l.http2?.drain(timeoutMs))]);
     for (const listener of this.listeners) listener.onClosed = undefined;
     return result;
   }
@@ -205,6 +206,7 @@ export class Proxy implements ListenerHost {
       listener.rotation?.close();
       listener.dropWaiting();
       for (const conn of listener.table.all()) conn.destroy('drain_forced');
+      listener.http2?.close();
       if (listener.server.listening) {
         listener.server.close();
         await once(listener.server, 'close');
@@ -243,7 +245,7 @@ export class Proxy implements ListenerHost {
         draining: m.draining,
       }));
     }
-    const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.open, idle: l.table.count('idle'), lingering: l.table.count('lingering'), draining: l.draining }));
+    const listeners = this.listeners.map((l) => ({ name: l.name, address: l.config.address, connections: l.open, http2Sessions: l.http2?.sessions ?? 0, idle: l.table.count('idle'), lingering: l.table.count('lingering'), draining: l.draining }));
     const membership: Record<string, unknown> = {};
     for (const [name, fleet] of this.fleets) membership[name] = fleet.stats();
     return { listeners, pools: clusters, membership, tlsSessions: this.tlsSessions.stats, ...this.metrics.json() };
@@ -316,7 +318,8 @@ export class Proxy implements ListenerHost {
         cert: readFileSync(lc.tls.certFile),
         key: readFileSync(lc.tls.keyFile),
         ...(lc.tls.caFile === null ? {} : { ca: readFileSync(lc.tls.caFile) }),
-        ALPNProtocols: ['http/1.1'],
+        // h2 first: a client offering both gets HTTP/2 (the listener dispatches by the choice).
+        ALPNProtocols: lc.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       });
       server.on('secureConnection', listener.accept);
       server.on('tlsClientError', (_error, socket) => socket.destroy());

@@ -49,6 +49,17 @@ export interface Http2KeepAliveOptions {
   pingTimeoutMs?: number;
   /** PINGs a client may send in a minute before GOAWAY ENHANCE_YOUR_CALM. Default 60. 0 = no limit. */
   maxPingsPerMinute?: number;
+  /** gRPC's ping policy: a PING sooner than this after the previous one, while no stream is open,
+   * earns a strike. Default 0 (off); gRPC servers use 300 000 (5 min). */
+  minPingIntervalWithoutDataMs?: number;
+  /** Strikes tolerated; one more ends the session with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`
+   * (gRPC's GRPC_ARG_HTTP2_MAX_PING_STRIKES). Default 2. A new stream clears them. */
+  maxPingStrikes?: number;
+  /** Between the two GOAWAYs of a graceful close when the client does not answer the PING
+   * between them. Default 1 000 (any round trip a PING could measure). */
+  goawayGraceMs?: number;
+  /** Told when a session ends, with why (for a caller's own metrics). */
+  onSessionClose?: (session: ServerHttp2Session, reason: ServerCloseReason) => void;
   /** GOAWAY (NO_ERROR) a session this old, letting its open streams finish. Each session's limit
    * is drawn once from 90-100% of it. Default 3 600 000 (1 h, as HTTP/1). 0 = no limit. */
   maxConnectionAgeMs?: number;
@@ -82,6 +93,9 @@ class Session {
   heartbeat: Heartbeat | undefined;
   windowStart: number;
   pingsInWindow = 0;
+  /** When the last PING came (gRPC policy), -1 before the first. */
+  lastPingMs = -1;
+  pingStrikes = 0;
   reason: ServerCloseReason | undefined;
   drainMarked = false;
   constructor(
@@ -100,8 +114,9 @@ const TOO_MANY_PINGS = Buffer.from('too_many_pings');
  *   const policy = keepAlive(server, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
  */
 export class Http2KeepAliveController {
-  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random' | 'tcpKeepAlive'>>> & {
+  readonly options: Readonly<Required<Omit<Http2KeepAliveOptions, 'clock' | 'random' | 'tcpKeepAlive' | 'onSessionClose'>>> & {
     clock: Clock;
+    onSessionClose: ((session: ServerHttp2Session, reason: ServerCloseReason) => void) | undefined;
     random: () => number;
     tcpKeepAlive: Readonly<TcpKeepAliveOptions> | null;
   };
@@ -120,7 +135,7 @@ export class Http2KeepAliveController {
 
   constructor(server: Http2Server | Http2SecureServer, options?: Http2KeepAliveOptions) {
     const W = 'keepAlive';
-    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'random', 'tcpKeepAlive', 'clock']);
+    const o = rejectUnknown(W, options, ['idleTimeoutMs', 'pingIntervalMs', 'pingTimeoutMs', 'maxPingsPerMinute', 'maxConnectionAgeMs', 'minPingIntervalWithoutDataMs', 'maxPingStrikes', 'goawayGraceMs', 'onSessionClose', 'random', 'tcpKeepAlive', 'clock']);
     const ms = { min: 0, max: MAX_WHEEL_TIMEOUT_MS };
     this.options = Object.freeze({
       idleTimeoutMs: integerOption(W, o, 'idleTimeoutMs', 75_000, ms),
@@ -128,6 +143,10 @@ export class Http2KeepAliveController {
       pingTimeoutMs: integerOption(W, o, 'pingTimeoutMs', 20_000, { min: 1, max: MAX_WHEEL_TIMEOUT_MS }),
       maxPingsPerMinute: integerOption(W, o, 'maxPingsPerMinute', 60, { min: 0, max: 1_000_000 }),
       maxConnectionAgeMs: integerOption(W, o, 'maxConnectionAgeMs', 3_600_000, { ...ms, note: '(0 = no limit)' }), // ms.max: the wheel's longest timeout
+      minPingIntervalWithoutDataMs: integerOption(W, o, 'minPingIntervalWithoutDataMs', 0, ms),
+      maxPingStrikes: integerOption(W, o, 'maxPingStrikes', 2, { min: 0, max: 1_000_000 }),
+      goawayGraceMs: integerOption(W, o, 'goawayGraceMs', 1_000, { min: 0, max: 60_000 }),
+      onSessionClose: functionOption<(session: ServerHttp2Session, reason: ServerCloseReason) => void>(W, o, 'onSessionClose'),
       random: functionOption<() => number>(W, o, 'random') ?? Math.random,
       tcpKeepAlive: o.tcpKeepAlive === undefined ? null : checkTcpKeepAliveOptions(o.tcpKeepAlive, `${W}.tcpKeepAlive`),
       clock: clockOption(W, o),
@@ -169,7 +188,7 @@ export class Http2KeepAliveController {
         s.drainMarked = true;
         s.reason ??= 'drain';
         const idle = s.streams === 0;
-        s.session.close();
+        this.#goawayGracefully(s);
         return idle;
       },
       force: (s) => {
@@ -229,6 +248,7 @@ export class Http2KeepAliveController {
   #onStream(s: Session, stream: ServerHttp2Stream): void {
     s.streams += 1;
     s.total += 1;
+    s.pingStrikes = 0;
     this.#streams += 1;
     s.heartbeat?.received();
     if (s.deadline >= 0) this.#wheel.cancel(s.deadline);
@@ -242,9 +262,18 @@ export class Http2KeepAliveController {
   #onPing(s: Session): void {
     this.#pingsReceived += 1;
     s.heartbeat?.received();
+    const now = this.options.clock.now();
+    const minMs = this.options.minPingIntervalWithoutDataMs;
+    if (minMs > 0) {
+      const last = s.lastPingMs;
+      s.lastPingMs = now;
+      if (last >= 0 && s.streams === 0 && now - last < minMs) {
+        s.pingStrikes += 1;
+        if (s.pingStrikes > this.options.maxPingStrikes) return this.#end(s, 'flood', constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      }
+    }
     const max = this.options.maxPingsPerMinute;
     if (max === 0) return;
-    const now = this.options.clock.now();
     if (now - s.windowStart >= 60_000) {
       s.windowStart = now;
       s.pingsInWindow = 0;
@@ -264,7 +293,9 @@ export class Http2KeepAliveController {
     s.deadline = -1;
     if (s.streams > 0 || s.session.destroyed || s.session.closed) return;
     s.reason ??= 'idle_timeout';
-    s.session.close(); // GOAWAY NO_ERROR, then the session ends
+    // One GOAWAY: with no stream open, a request racing it is refused unprocessed (REFUSED_STREAM
+    // or above the last stream id), which every client may retry, and the session ends at once.
+    s.session.close();
   };
 
   readonly #onAge = (_id: number, data: unknown): void => {
@@ -272,8 +303,33 @@ export class Http2KeepAliveController {
     s.ageDeadline = -1;
     if (s.session.destroyed || s.session.closed) return;
     s.reason ??= 'max_age';
-    s.session.close(); // GOAWAY NO_ERROR: open streams finish, then the session ends
+    this.#goawayGracefully(s); // open streams finish, then the session ends
   };
+
+  /**
+   * The two-step GOAWAY (RFC 9113 6.8): first with the largest stream id, so a request the client
+   * is sending at this moment is still served rather than refused; after a PING round trip
+   * (nothing the client sent before its answer is still in flight), or `goawayGraceMs` when no
+   * answer comes (Node's own client stops answering PINGs once it has a GOAWAY), the final GOAWAY
+   * names the last stream processed, and the session ends once its open streams have.
+   */
+  #goawayGracefully(s: Session): void {
+    const session = s.session;
+    if (session.destroyed || session.closed) return;
+    session.goaway(constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+    let timer = -1;
+    const close = (): void => {
+      if (timer >= 0) this.#wheel.cancel(timer);
+      timer = -1;
+      if (!session.destroyed && !session.closed) session.close();
+    };
+    timer = this.#wheel.add(this.options.goawayGraceMs, close);
+    try {
+      session.ping(close);
+    } catch {
+      // Too many PINGs outstanding: the grace alone decides.
+    }
+  }
 
   /** GOAWAY with `code` (debug data for a flood), then destroy. */
   #end(s: Session, reason: ServerCloseReason, code: number): void {
@@ -295,6 +351,7 @@ export class Http2KeepAliveController {
     const reason = s.reason ?? 'peer_close';
     this.#closes[reason] += 1;
     this.#histogram.record(s.total);
+    this.options.onSessionClose?.(s.session, reason);
     this.#drain?.closed(s, reason);
     if (this.#sessions.size === 0) this.#drain?.empty();
   }

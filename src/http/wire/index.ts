@@ -51,6 +51,7 @@ export type { ResponseHead, KeepAliveHint } from './response-head.js';
 export { headLimits, DEFAULT_HEAD_LIMITS } from './head-limits.js';
 export type { HeadLimits } from './head-limits.js';
 export { ChunkedScanner } from './chunked-scanner.js';
+export { ChunkedDecoder } from './chunked-decoder.js';
 export type { ChunkedScannerOptions } from './chunked-scanner.js';
 export { isHopByHop, isFramingField } from './hop-by-hop.js';
 export { buildRequestHead, buildResponseHead } from './build-head.js';

@@ -8,7 +8,7 @@
  */
 import type { ClientConfig, HealthCheckConfig, OutlierDetectionConfig, PoolConfig, TcpKeepAliveConfig, UpstreamTimeoutsConfig, UpstreamTlsConfig } from './types.js';
 
-export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive'>> = {
+export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive' | 'http2'>> = {
   idleTimeoutMs: 75_000,
   hintMarginMs: 1_000,
   maxRequestsPerConnection: 1_000,
@@ -20,6 +20,27 @@ export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive'>> = {
   maxHeaderBytes: 16_384,
   maxHeaders: 100,
 };
+
+/**
+ * HTTP/2 client sessions. idleTimeoutMs and maxConnectionAgeMs default to the client block's
+ * (resolve-config.ts). 128 streams: nginx's http2_max_concurrent_streams. PING after 60 s of
+ * silence with a 20 s reply timeout (gRPC's keepalive timeout): a dead client is found within
+ * 80 s, about the idle timeout. 5 min and 2 strikes: gRPC servers' ping policy, so a gRPC client
+ * with its defaults never draws too_many_pings. Floods: 60 PINGs a minute is lifeline/server's
+ * limit (a browser or gRPC client sends a few); a client sends SETTINGS a few times per
+ * connection, 100 a minute is a flood; 100 streams before judging resets is Envoy's
+ * premature-reset check.
+ */
+export const HTTP2_CLIENT_DEFAULTS = {
+  maxConcurrentStreams: 128,
+  pingIntervalMs: 60_000,
+  pingTimeoutMs: 20_000,
+  minPingIntervalWithoutDataMs: 300_000,
+  maxPingStrikes: 2,
+  maxPingsPerMinute: 60,
+  maxSettingsPerMinute: 100,
+  prematureResetMinStreams: 100,
+} as const;
 
 /** Applied to the keys left out of a `tcpKeepAlive` block that is present. */
 export const TCP_KEEPALIVE_DEFAULTS: Readonly<TcpKeepAliveConfig> = {

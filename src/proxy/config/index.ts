@@ -14,6 +14,7 @@ export type {
   AddressConfig,
   BalancerName,
   ClientConfig,
+  Http2ClientConfig,
   ClusterConfig,
   DiscoveryConfig,
   DrainConfig,

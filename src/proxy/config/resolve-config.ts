@@ -12,6 +12,7 @@ import {
   ADMIN_ADDRESS,
   CLIENT_DEFAULTS,
   DISCOVERY_DEFAULTS,
+  HTTP2_CLIENT_DEFAULTS,
   DRAIN_DEFAULTS,
   HEALTH_CHECK_DEFAULTS,
   OUTLIER_DEFAULTS,
@@ -52,8 +53,11 @@ function tcp(raw: RawTcp): TcpKeepAliveConfig | null {
 }
 
 function client(base: ClientConfig, raw: RawClient | undefined, where: string, warnings: string[]): ClientConfig {
-  const { tcpKeepAlive, keepAliveHintMarginMs, ...rest } = raw ?? {};
-  const merged: ClientConfig = { ...base, ...defined(rest), tcpKeepAlive: tcpKeepAlive === undefined ? base.tcpKeepAlive : tcp(tcpKeepAlive) };
+  const { tcpKeepAlive, keepAliveHintMarginMs, http2, ...rest } = raw ?? {};
+  const merged: ClientConfig = { ...base, ...defined(rest), tcpKeepAlive: tcpKeepAlive === undefined ? base.tcpKeepAlive : tcp(tcpKeepAlive), http2: { ...base.http2, ...defined(http2) } };
+  // Unless set, an HTTP/2 session's idle and age limits follow the connection's.
+  if (http2?.idleTimeoutMs === undefined && rest.idleTimeoutMs !== undefined) merged.http2.idleTimeoutMs = merged.idleTimeoutMs;
+  if (http2?.maxConnectionAgeMs === undefined && rest.maxConnectionAgeMs !== undefined) merged.http2.maxConnectionAgeMs = merged.maxConnectionAgeMs;
   if (keepAliveHintMarginMs !== undefined) {
     warnings.push(`${where}.keepAliveHintMarginMs is deprecated: it is now ${where}.hintMarginMs (the name lifeline/server and the agent use); the old name goes in the next release`);
     if (rest.hintMarginMs === undefined) merged.hintMarginMs = keepAliveHintMarginMs;
@@ -66,7 +70,8 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
   const dir = dirname(resolve(file));
   const path = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
   const warnings: string[] = [];
-  const topClient = client({ ...CLIENT_DEFAULTS, tcpKeepAlive: null }, raw.client, 'client', warnings);
+  const baseHttp2 = { ...HTTP2_CLIENT_DEFAULTS, idleTimeoutMs: CLIENT_DEFAULTS.idleTimeoutMs, maxConnectionAgeMs: CLIENT_DEFAULTS.maxConnectionAgeMs };
+  const topClient = client({ ...CLIENT_DEFAULTS, tcpKeepAlive: null, http2: baseHttp2 }, raw.client, 'client', warnings);
 
   const listeners: ListenerConfig[] = raw.listeners.map((l) => ({
     name: l.name,
@@ -83,6 +88,8 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
           },
     routes: l.routes.map((r) => ({ host: r.host === undefined ? null : r.host.toLowerCase(), pathPrefix: r.pathPrefix ?? '/', cluster: r.cluster })),
     client: client(topClient, l.client, `listeners.${l.name}.client`, warnings),
+    http2: l.http2 ?? true,
+    http2PriorKnowledge: l.http2PriorKnowledge ?? true,
   }));
 
   const clusters: ClusterConfig[] = Object.entries(raw.clusters).map(([name, c]: [string, RawCluster]) => ({

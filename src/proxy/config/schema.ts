@@ -80,6 +80,18 @@ export const clientSchema = obj('client settings', {
   maxHeaderBytes: int(1024, 1_048_576).optional(),
   maxHeaders: int(1, 10_000).optional(),
   tcpKeepAlive: tcpKeepAlive.optional(),
+  http2: obj('HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, idleTimeoutMs, maxConnectionAgeMs, minPingIntervalWithoutDataMs, maxPingStrikes, maxPingsPerMinute, maxSettingsPerMinute, prematureResetMinStreams)', {
+    maxConcurrentStreams: int(1, 2 ** 31 - 1).optional(),
+    pingIntervalMs: ms(0, 'off').optional(),
+    pingTimeoutMs: ms(1).optional(),
+    idleTimeoutMs: ms(0, 'never').optional(),
+    maxConnectionAgeMs: ms(0, 'no limit').optional(),
+    minPingIntervalWithoutDataMs: ms(0, 'off').optional(),
+    maxPingStrikes: int(0, 1_000_000).optional(),
+    maxPingsPerMinute: int(0, 1_000_000, 'no limit').optional(),
+    maxSettingsPerMinute: int(0, 1_000_000, 'no limit').optional(),
+    prematureResetMinStreams: int(0, 1_000_000, 'off').optional(),
+  }).optional(),
 });
 
 const hostPattern = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
@@ -112,6 +124,8 @@ const listener = obj('listener settings', {
   address: address(0),
   protocol: oneOf(['http', 'https']).optional(),
   tls: listenerTls.optional(),
+  http2: z.boolean(E('true or false')).optional(),
+  http2PriorKnowledge: z.boolean(E('true or false')).optional(),
   routes: z.array(route, E('a list of routes')).min(1, E('at least one route')),
   client: clientSchema.optional(),
 });

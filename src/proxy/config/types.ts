@@ -57,6 +57,33 @@ export interface ClientConfig {
   maxHeaders: number;
   /** `null` = not set (the OS default: no probes). */
   tcpKeepAlive: TcpKeepAliveConfig | null;
+  /** Keep-alive and limits of HTTP/2 client connections. */
+  http2: Http2ClientConfig;
+}
+
+/** HTTP/2 client connections (sessions): see the HTTP/2 section of docs/config.md. */
+export interface Http2ClientConfig {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to the client. */
+  maxConcurrentStreams: number;
+  /** PING a session after this long without a new stream or a PING from the client. 0 = off. */
+  pingIntervalMs: number;
+  /** Close the session when our PING is unanswered this long. */
+  pingTimeoutMs: number;
+  /** GOAWAY(NO_ERROR) a session with no open stream this long. 0 = never. */
+  idleTimeoutMs: number;
+  /** GOAWAY(NO_ERROR) a session this old (drawn from 90-100%), open streams finish. 0 = no limit. */
+  maxConnectionAgeMs: number;
+  /** A client PING sooner than this after its previous one, with no stream open, is a strike. 0 = off. */
+  minPingIntervalWithoutDataMs: number;
+  /** Strikes tolerated before GOAWAY ENHANCE_YOUR_CALM "too_many_pings". */
+  maxPingStrikes: number;
+  /** Client PINGs in a minute, streams or not, before GOAWAY ENHANCE_YOUR_CALM. 0 = no limit. */
+  maxPingsPerMinute: number;
+  /** Client SETTINGS frames in a minute before GOAWAY ENHANCE_YOUR_CALM. 0 = no limit. */
+  maxSettingsPerMinute: number;
+  /** Rapid Reset: after this many streams, more than half reset by the client within 1 s of
+   * opening ends the session with GOAWAY ENHANCE_YOUR_CALM. 0 = off. */
+  prematureResetMinStreams: number;
 }
 
 /** Server certificate of an `https` listener. Paths are absolute. */
@@ -87,6 +114,10 @@ export interface ListenerConfig extends AddressConfig {
   routes: RouteConfig[];
   /** The top-level `client` block with this listener's `client` overrides applied. */
   client: ClientConfig;
+  /** `https`: offer `h2` by ALPN beside `http/1.1`. */
+  http2: boolean;
+  /** `http`: accept HTTP/2 with prior knowledge (detected by the connection preface). */
+  http2PriorKnowledge: boolean;
 }
 
 export interface EndpointConfig extends AddressConfig {

@@ -143,7 +143,11 @@ export class Attempt implements PoolWaiter, UpstreamSink {
     this.#end();
     const upstream = this.upstream;
     this.upstream = null;
-    if (upstream !== null) this.member.pool.release(upstream, outcome, hint, hint !== undefined);
+    if (upstream === null) return;
+    // The last piece may have met the client's backpressure: a pooled connection must read again
+    // (to see its FIN while idle, and the next response), or the next request on it hangs.
+    if (upstream.socket.isPaused()) upstream.socket.resume();
+    this.member.pool.release(upstream, outcome, hint, hint !== undefined);
   }
 
   /** An accepted upgrade: the connection and the active count go to the tunnel. */

@@ -33,7 +33,8 @@ import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
 import { owned } from './borrowed-bytes.js';
-import { attachClientSocket, listenForDrain, onConnectionDeadline } from './http1-socket-events.js';
+import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline } from './http1-socket-events.js';
+import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -238,6 +239,14 @@ export class Http1Connection {
   }
 
   #parse(shared: boolean): void {
+    // HTTP/2 with prior knowledge: its preface is where the first request line would be.
+    if (this.requests === 0 && this.#buf[0] === 0x50 && this.ctx.http2PriorKnowledge) {
+      const n = Math.min(this.#buf.length, HTTP2_PREFACE.length);
+      if (this.#buf.compare(HTTP2_PREFACE, 0, n, 0, n) === 0) {
+        if (n === HTTP2_PREFACE.length) this.#toHttp2();
+        return;
+      }
+    }
     let head: RequestHead | null;
     try {
       head = parseRequestHead(this.#buf, 0, this.#buf.length, this.ctx.limits);
@@ -282,6 +291,16 @@ export class Http1Connection {
     if (close) return this.#close(this.#reason ?? (answer.close ? 'protocol_error' : 'aborted'), false);
     this.#buf = rest.length > 0 ? Buffer.from(rest) : EMPTY;
     this.#idle();
+  }
+
+  /** The client spoke the HTTP/2 preface: the socket leaves this connection for the HTTP/2 side. */
+  #toHttp2(): void {
+    const read = Buffer.from(this.#buf);
+    this.#buf = EMPTY;
+    this.#cancelTimer();
+    detachClientSocket(this.socket);
+    this.#to('closed');
+    this.ctx.handOffHttp2(this.socket, read);
   }
 
   // ---- the exchange's end --------------------------------------------------------------------

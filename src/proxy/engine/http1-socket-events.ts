@@ -51,6 +51,15 @@ export function attachClientSocket(socket: Socket, conn: Http1Connection, readBu
   socket.on('close', onClose);
 }
 
+/** Untie `socket` from its connection (it goes on as HTTP/2): every listener above removed. */
+export function detachClientSocket(socket: Socket): void {
+  socket.off('data', onData);
+  socket.off('end', onEnd);
+  socket.off('error', onError);
+  socket.off('close', onClose);
+  socket.off('drain', onDrain);
+}
+
 /** Listen for 'drain' (only once the client first pushed back). */
 export function listenForDrain(socket: Socket): void {
   socket.on('drain', onDrain);

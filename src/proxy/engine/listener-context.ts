@@ -2,6 +2,7 @@
  * What a client connection needs from its listener and proxy: the policy, the shared timer
  * wheel and read buffer, the connection table, and the hooks that keep the listener's books.
  */
+import type { Socket } from 'node:net';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import type { StateTable } from '../../core/state-table.js';
@@ -37,6 +38,10 @@ export interface ListenerContext extends ExchangeContext {
    * requests since `openedAtMs`: the reason it must close after it, or undefined to keep it.
    */
   closeAfter(head: RequestHead, requests: number, openedAtMs: number): CloseReason | undefined;
+  /** A cleartext connection may turn out to be HTTP/2 with prior knowledge (its preface). */
+  readonly http2PriorKnowledge: boolean;
+  /** Serve `socket` as HTTP/2 from here on; `read` are the bytes already read from it. */
+  handOffHttp2(socket: Socket, read: Buffer): void;
   /** The connection stopped serving (lingering for the client's FIN, or gone). */
   closed(conn: Http1Connection, reason: CloseReason): void;
 }

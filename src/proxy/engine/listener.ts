@@ -5,6 +5,7 @@
  * the keep-alive decision each response gets (lifeline/server's policy).
  */
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { StateTable } from '../../core/state-table.js';
 import type { CloseReason } from '../../core/close-reason.js';
 import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
@@ -25,6 +26,7 @@ import { Http1Connection } from './http1-connection.js';
 import { HTTP1_TRANSITIONS } from './http1-states.js';
 import type { Http1State } from './http1-states.js';
 import type { ListenerContext } from './listener-context.js';
+import { Http2Front } from './http2-front.js';
 
 /** What a listener needs from its proxy. */
 export interface ListenerHost {
@@ -46,6 +48,8 @@ export class Listener implements ListenerContext {
   rotation: TicketKeyRotation | undefined;
   limits: HeadLimits;
   #policy: KeepAlivePolicy;
+  /** The HTTP/2 side (ALPN h2, or prior knowledge in clear); undefined when the listener offers none. */
+  readonly http2: Http2Front | undefined;
   /** Told of every connection that stops serving (the drain in progress listens). */
   onClosed: ((conn: Http1Connection, reason: CloseReason) => void) | undefined;
 
@@ -58,6 +62,21 @@ export class Listener implements ListenerContext {
     this.limits = headLimits({ maxHeaderBytes: config.client.maxHeaderBytes, maxHeaders: config.client.maxHeaders });
     this.#policy = keepAlivePolicy(config.client);
     this.admission = this.#admission(config.client);
+    const offersHttp2 = config.protocol === 'https' ? config.http2 : config.http2PriorKnowledge;
+    this.http2 = offersHttp2 ? new Http2Front(this, config.client.http2) : undefined;
+  }
+
+  get http2PriorKnowledge(): boolean {
+    return this.config.protocol === 'http' && this.http2 !== undefined;
+  }
+
+  handOffHttp2(socket: net.Socket, read: Buffer): void {
+    if (this.http2 === undefined) {
+      socket.destroy();
+      return;
+    }
+    if (read.length > 0) socket.unshift(read);
+    this.http2.accept(socket);
   }
 
   #admission(client: ClientConfig): Admission {
@@ -66,7 +85,7 @@ export class Listener implements ListenerContext {
     return new Admission(
       { clock: this.host.clock, maxConnections: client.maxConnections, whenFull: client.whenFull, holdMs: waitMs, refuseWaitMs: waitMs },
       {
-        open: () => this.open,
+        open: () => this.open + (this.http2?.sessions ?? 0), // HTTP/2 sessions count against the cap too
         evictOne: () => {
           const victim = this.table.list('idle').head;
           if (victim === undefined) return false;
@@ -171,6 +190,7 @@ export class Listener implements ListenerContext {
       setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
     }
     this.metrics.connectionAccepted();
-    new Http1Connection(socket, this);
+    if (this.http2 !== undefined && (socket as tls.TLSSocket).alpnProtocol === 'h2') this.http2.accept(socket);
+    else new Http1Connection(socket, this);
   }
 }
