@@ -15,6 +15,18 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { WebSocket } from 'ws';
 import { loadNativeTcp } from '../src/transport/native.js';
+import { PrivateBus, privateBusUnavailable } from './helpers/dbus-bus.js';
+import { skipFor } from './helpers/prerequisites.js';
+
+/** Redis for the Redis example: LIFELINE_REDIS_URL (set by .ci/run); under LIFELINE_CI a missing one fails. */
+function redisSkip(): string | false {
+  return skipFor('examples (Redis)', process.env.LIFELINE_REDIS_URL === undefined || process.env.LIFELINE_REDIS_URL === '' ? 'LIFELINE_REDIS_URL is not set' : undefined);
+}
+
+/** D-Bus for the awake example (a private bus with a logind stand-in, as the awake tests use). */
+function awakeSkip(): string | false {
+  return skipFor('examples (D-Bus)', process.platform !== 'linux' ? 'not Linux' : privateBusUnavailable());
+}
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const EXAMPLES = join(ROOT, 'examples');
@@ -96,6 +108,22 @@ test('examples/lease-memory.mjs: acquire, fence, release', { timeout: 30_000 }, 
   t.after(() => run.kill('SIGKILL'));
   assert.equal(await run.exit, 0, run.stderr());
   assert.match(run.stdout(), /holding nightly-report with token \d+/);
+});
+
+test('examples/lease-redis.mjs: acquire, fence, release on a real Redis', { timeout: 30_000, skip: redisSkip() }, async (t) => {
+  const run = start('lease-redis.mjs', [], { REDIS_URL: process.env.LIFELINE_REDIS_URL ?? '' });
+  t.after(() => run.kill('SIGKILL'));
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.match(run.stdout(), /holding nightly-report with token \d+ on Redis/);
+});
+
+test('examples/awake-job.mjs: held while the job runs, and around a command', { timeout: 30_000, skip: awakeSkip() }, async (t) => {
+  const bus = await PrivateBus.start();
+  t.after(() => bus.stop());
+  const run = start('awake-job.mjs', [], { LIFELINE_SYSTEM_BUS_ADDRESS: bus.address });
+  t.after(() => run.kill('SIGKILL'));
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.match(run.stdout(), /held by logind[^\n]* while the job ran\nthe command ran/);
 });
 
 test('examples/tcp-keepalive.mjs: sets keepalive on a connection and reads it back', { timeout: 30_000 }, async (t) => {

@@ -111,6 +111,8 @@ test('a hung backend (SIGSTOP): an idempotent request is tried on the other at t
   const statuses = posts.map((p) => (p.ok ? p.reply.status : 0)).sort();
   assert.deepEqual(statuses, [200, 504], 'the POST sent to the hung backend is not sent again');
   await sleep(50); // the access log is written on the next turn
+  const causes = proxy.metrics.cluster('app').stats().rqRetryByCause;
+  assert.ok((causes['response-timeout'] ?? 0) >= 1, `retries by cause: ${JSON.stringify(causes)}`);
   await proxy.close();
   const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { attempts: number; status: number; method: string; error?: string; errno?: string });
   assert.ok(lines.length >= 4, `${lines.length} access-log lines`);

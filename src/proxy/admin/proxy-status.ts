@@ -99,7 +99,7 @@ export function statusSample(proxy: Proxy): StatusSample {
       })),
       retries: cs?.rqRetry ?? 0,
       retriesSucceeded: cs?.rqRetrySuccess ?? 0,
-      retryCauses: null,
+      retryCauses: cs?.rqRetryByCause ?? {},
       noHealthy: cs?.rqNoHealthy ?? 0,
     });
   }

@@ -211,7 +211,7 @@ export class Exchange {
       if ((code === 502 || code === 503 || code === 504) && this.#mayRetry('status', String(code) as RetryCondition)) {
         this.errorDetail = `upstream answered ${code}`;
         this.cluster.record(attempt.member, '5xx');
-        return this.#retry(attempt, 'aborted');
+        return this.#retry(attempt, 'aborted', String(code));
       }
       this.status = code;
       if (res.tunnel) {
@@ -336,14 +336,14 @@ export class Exchange {
     // retryOn's `reset` covers a close before the response as well as an RST.
     const condition: RetryCondition = failure === 'connect-failure' ? 'connect-failure' : failure === 'response-timeout' ? 'response-timeout' : 'reset';
     const attempt = this.#attempt;
-    if (attempt !== null && this.#mayRetry(failure, condition)) return this.#retry(attempt, dropAs);
+    if (attempt !== null && this.#mayRetry(failure, condition)) return this.#retry(attempt, dropAs, condition);
     this.#fail(status, code, dropAs);
   }
 
   /** Send the request again, elsewhere when possible. */
-  #retry(failed: Attempt, dropAs: CloseReason): void {
+  #retry(failed: Attempt, dropAs: CloseReason, cause: string): void {
     failed.release(dropAs);
-    this.cluster.metrics.retry();
+    this.cluster.metrics.retry(cause);
     this.#retried = true;
     failed.member.pool.purgeIdle();
     this.#try(failed);

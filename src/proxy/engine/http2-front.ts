@@ -25,6 +25,11 @@ export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'la
 
 function ignore(): void {}
 
+function startStream(s: Http2Stream): void {
+  if (s.stream.destroyed || s.stream.closed || s.stream.aborted) return;
+  s.start();
+}
+
 export class Http2Front {
   readonly server: http2.Http2Server;
   readonly keepAlive: Http2KeepAliveController;
@@ -108,7 +113,10 @@ export class Http2Front {
     if (session !== undefined) this.#guards.get(session as ServerHttp2Session)?.stream(stream);
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
     const head = requestHeadFromHttp2(headers, rawHeaders, endStream);
-    new Http2Stream(this.ctx, stream, head, stream.session?.socket?.remoteAddress ?? '').start();
+    // Begun on the next turn, once the rest of this read is processed: a stream the client reset
+    // in the same read (Rapid Reset sends HEADERS and RST_STREAM together) then costs no exchange
+    // and no backend request.
+    setImmediate(startStream, new Http2Stream(this.ctx, stream, head, stream.session?.socket?.remoteAddress ?? ''));
   };
 
   /** nghttp2 ends the floods it bounds itself with an error (and GOAWAY INTERNAL_ERROR): count them as floods. */

@@ -145,6 +145,8 @@ export interface ClusterStats {
   rqRetry: number;
   /** Retried requests that then got a response. */
   rqRetrySuccess: number;
+  /** Retries by their cause (`retries.retryOn`'s names: connect-failure, reset, response-timeout, 502, 503, 504). */
+  rqRetryByCause: Record<string, number>;
   /** Requests answered 503 because no endpoint was available. */
   rqNoHealthy: number;
   /** Ejections refused because maxEjectionPercent was reached (Envoy's `ejections_overflow`). */
@@ -164,6 +166,7 @@ export class ClusterMetrics {
   readonly #endpoints = new Map<string, EndpointMetrics>();
   #rqRetry = 0;
   #rqRetrySuccess = 0;
+  readonly #rqRetryByCause = new Map<string, number>();
   #rqNoHealthy = 0;
   #ejectionsOverflow = 0;
 
@@ -191,8 +194,10 @@ export class ClusterMetrics {
     return this.#endpoints.values();
   }
 
-  retry(): void {
+  /** A request is sent again; `cause` is what the first try met (`retries.retryOn`'s names). */
+  retry(cause = 'reset'): void {
     this.#rqRetry += 1;
+    this.#rqRetryByCause.set(cause, (this.#rqRetryByCause.get(cause) ?? 0) + 1);
   }
 
   retrySucceeded(): void {
@@ -210,6 +215,6 @@ export class ClusterMetrics {
   stats(): ClusterStats {
     const endpoints: Record<string, EndpointStats> = {};
     for (const [key, m] of this.#endpoints) endpoints[key] = m.stats();
-    return { rqRetry: this.#rqRetry, rqRetrySuccess: this.#rqRetrySuccess, rqNoHealthy: this.#rqNoHealthy, ejectionsOverflow: this.#ejectionsOverflow, endpoints };
+    return { rqRetry: this.#rqRetry, rqRetrySuccess: this.#rqRetrySuccess, rqRetryByCause: Object.fromEntries(this.#rqRetryByCause), rqNoHealthy: this.#rqNoHealthy, ejectionsOverflow: this.#ejectionsOverflow, endpoints };
   }
 }
