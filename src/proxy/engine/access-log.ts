@@ -2,9 +2,8 @@
  * Structured access log: one JSON object per line. Lines are gathered and written once per
  * event-loop turn, so logging costs one write per batch, not one per request.
  */
-import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
 import type { AccessLogConfig } from '../config/index.js';
+import { JsonLines } from '../log/json-lines.js';
 
 export interface AccessRecord {
   time: string;
@@ -35,45 +34,23 @@ export interface AccessRecord {
   pid: number;
 }
 
+/** The access log: one JSON line per request, written through the proxy's JSON-lines sink. */
 export class AccessLog {
-  #out: Writable | undefined;
-  #ownsStream = false;
-  #pending = '';
-  #scheduled = false;
+  readonly #lines: JsonLines;
 
   constructor(config: AccessLogConfig) {
-    if (config.kind === 'stdout') this.#out = process.stdout;
-    else if (config.kind === 'stderr') this.#out = process.stderr;
-    else if (config.kind === 'file') {
-      this.#out = createWriteStream(config.path, { flags: 'a' });
-      this.#ownsStream = true;
-    }
+    this.#lines = new JsonLines(config);
   }
 
   get enabled(): boolean {
-    return this.#out !== undefined;
+    return this.#lines.enabled;
   }
 
   write(record: AccessRecord): void {
-    if (this.#out === undefined) return;
-    this.#pending += `${JSON.stringify(record)}\n`;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
-    }
+    this.#lines.write(record);
   }
 
-  readonly #flush = (): void => {
-    this.#scheduled = false;
-    if (this.#pending === '' || this.#out === undefined) return;
-    const text = this.#pending;
-    this.#pending = '';
-    this.#out.write(text);
-  };
-
   close(): void {
-    this.#flush();
-    if (this.#ownsStream) this.#out?.end();
-    this.#out = undefined;
+    this.#lines.close();
   }
 }
