@@ -118,3 +118,20 @@ test('close reasons on the client side: a FIN between requests is peer_idle_clos
   assert.equal(after.cxClosed.peer_close, 1);
   assert.ok(stats.cxTotal >= 2);
 });
+
+test('close() destroys a newcomer held at the cap at once: nothing stays open', async (t) => {
+  const backend = await startRawBackend({ name: 'b', responseDelayMs: 2_000 });
+  const proxy = await startProxy(yaml(backend.port, '{ maxConnections: 1, whenFull: pause }'));
+  t.after(() => backend.close());
+  const busy = await client(proxy.port());
+  busy.send('/slow');
+  await waitUntil(() => proxy.listeners[0]?.table.count('exchange') === 1, 2_000);
+  const held = await client(proxy.port());
+  held.send('/held');
+  await sleep(50);
+  const started = performance.now();
+  await proxy.close();
+  assert.ok((await waitUntil(() => held.closed() && busy.closed(), 1_000)) !== undefined, 'both sockets closed by close()');
+  assert.ok(performance.now() - started < 1_000);
+  assert.equal(held.text(), '', 'the held newcomer got no answer: it was never served');
+});

@@ -204,7 +204,7 @@ export class Proxy implements ListenerHost {
     for (const listener of this.listeners) {
       listener.draining = true;
       listener.rotation?.close();
-      listener.dropWaiting();
+      listener.destroyWaiting();
       for (const conn of listener.table.all()) conn.destroy('drain_forced');
       listener.http2?.close();
       if (listener.server.listening) {

@@ -175,6 +175,11 @@ export class Listener implements ListenerContext {
     this.admission.refuseHeld();
   }
 
+  /** Destroy every held newcomer at once (close(): nothing may stay open). */
+  destroyWaiting(): void {
+    this.admission.releaseHeld((socket) => socket.destroy());
+  }
+
   readonly accept = (socket: net.Socket): void => {
     if (this.draining) {
       socket.destroy();
