@@ -48,6 +48,11 @@ describe('retry rule: truth table', () => {
     ['maxAttempts 1 means no retry', { maxAttempts: 1 }, false, 'budget-exhausted'],
     ['third attempt of three allowed after two', { attempts: 2, maxAttempts: 3 }, true, 'idempotent-replayable'],
     ['fresh connection: same rule as reused', { reusedConnection: false }, true, 'idempotent-replayable'],
+    ['POST refused by HTTP/2 (GOAWAY above last-stream-id), replayable', { method: 'POST', failure: 'refused' }, true, 'not-processed'],
+    ['PATCH refused (REFUSED_STREAM), replayable', { method: 'PATCH', failure: 'refused' }, true, 'not-processed'],
+    ['POST refused, body over the replay limit', { method: 'POST', failure: 'refused', replayable: false }, false, 'not-replayable'],
+    ['POST refused after a response byte', { method: 'POST', failure: 'refused', responseStarted: true }, false, 'response-started'],
+    ['POST refused, budget spent', { method: 'POST', failure: 'refused', attempts: 2 }, false, 'budget-exhausted'],
   ];
   for (const [name, over, retry, verdict] of rows) {
     it(name, () => {
@@ -84,7 +89,7 @@ describe('retry rule: properties over every combination', () => {
   }
 
   it('covers the whole product', () => {
-    assert.equal(all.length, 9 * 2 * 2 * 2 * 2 * 5 * 5);
+    assert.equal(all.length, 9 * 2 * 2 * 2 * 2 * 6 * 5);
   });
 
   it('never retries after a response byte, nor beyond the budget', () => {
@@ -93,10 +98,17 @@ describe('retry rule: properties over every combination', () => {
     }
   });
 
-  it('never re-sends written bytes of a non-idempotent or non-replayable request', () => {
+  it('never re-sends written bytes of a non-idempotent or non-replayable request (unless the peer said it did not process it)', () => {
     for (const f of all) {
       if (f.failure === 'connect-failure' || !f.written) continue;
-      if (!IDEMPOTENT_METHODS.has(f.method) || !f.replayable) assert.equal(canRetry(f).retry, false, JSON.stringify(f));
+      if (f.failure === 'refused' ? !f.replayable : !IDEMPOTENT_METHODS.has(f.method) || !f.replayable) assert.equal(canRetry(f).retry, false, JSON.stringify(f));
+    }
+  });
+
+  it('re-sends a refused (not processed) request whatever its method, when it is replayable, within budget and before a response', () => {
+    for (const f of all) {
+      if (f.failure !== 'refused' || !f.written) continue;
+      assert.equal(canRetry(f).retry, f.replayable && !f.responseStarted && f.attempts < f.maxAttempts, JSON.stringify(f));
     }
   });
 

@@ -14,7 +14,10 @@
  *    right now, so only a request that may run twice is sent again).
  * 5. A failure before any request byte was written: always, whatever the method (nothing of it
  *    can have reached the server; this is what moves a POST off a dead keep-alive connection).
- * 6. After request bytes were written (a reset, a close before the response, a response
+ * 6. The peer says it did not process the request (HTTP/2 REFUSED_STREAM, or a GOAWAY whose
+ *    last-stream-id is below the request's stream: RFC 9113 8.7): whatever the method, when the
+ *    whole request is replayable. This is HTTP/2's answer to the keep-alive race.
+ * 7. After request bytes were written (a reset, a close before the response, a response
  *    timeout, a retryable status): only an idempotent method (RFC 9110 9.2.2) whose whole request is replayable
  *    (complete, and kept within the replay limit), because the server may have acted on it.
  *
@@ -41,11 +44,14 @@ export type RetryFailure =
   | 'closed-before-response'
   /** No response byte within the response timeout. */
   | 'response-timeout'
+  /** The peer said it did not process the request (HTTP/2 REFUSED_STREAM, or above a GOAWAY's
+   * last-stream-id): safe to send again whatever the method. */
+  | 'refused'
   /** A complete response head with a status the caller retries on (the proxy's `retryOn: [503]`),
    * held back: nothing of it reached the caller. */
   | 'status';
 
-export const RETRY_FAILURES: readonly RetryFailure[] = ['connect-failure', 'reset', 'closed-before-response', 'response-timeout', 'status'];
+export const RETRY_FAILURES: readonly RetryFailure[] = ['connect-failure', 'reset', 'closed-before-response', 'response-timeout', 'refused', 'status'];
 
 /** Everything the rule looks at, about one failed attempt. */
 export interface RetryFacts {
@@ -72,6 +78,7 @@ export type RetryVerdict =
   | 'response-started'
   | 'connect-failure'
   | 'nothing-written'
+  | 'not-processed'
   | 'idempotent-replayable'
   | 'not-idempotent'
   | 'not-replayable';
@@ -105,6 +112,7 @@ export function canRetry(facts: RetryFacts): RetryDecision {
   if (facts.failure === 'connect-failure') return yes('connect-failure');
   if (facts.failure === 'response-timeout' && !IDEMPOTENT_METHODS.has(facts.method)) return no('not-idempotent');
   if (!facts.written) return yes('nothing-written');
+  if (facts.failure === 'refused') return facts.replayable ? yes('not-processed') : no('not-replayable');
   if (!IDEMPOTENT_METHODS.has(facts.method)) return no('not-idempotent');
   if (!facts.replayable) return no('not-replayable');
   return yes('idempotent-replayable');

@@ -22,7 +22,7 @@ import { TlsSessionCache } from '../transport/tls-session-cache.js';
 import { TicketKeyRotation } from '../transport/ticket-key-rotation.js';
 import type { ClusterConfig, ListenerConfig, ProxyConfig } from './config/index.js';
 import { ProxyMetrics } from './metrics/index.js';
-import { Cluster } from './engine/cluster.js';
+import { Cluster, memberQuiet } from './engine/cluster.js';
 import { Router } from './engine/router.js';
 import { AccessLog } from './engine/access-log.js';
 import { Listener } from './engine/listener.js';
@@ -241,6 +241,7 @@ export class Proxy implements ListenerHost {
         active: m.pool.activeCount,
         connecting: m.pool.connectingCount,
         learnedBackendIdleMs: Number.isFinite(m.pool.learnedIdleMs) ? m.pool.learnedIdleMs : null,
+        ...(m.h2 === undefined ? {} : { http2: { idle: m.h2.count('idle'), ready: m.h2.count('ready'), full: m.h2.count('full'), connecting: m.h2.count('connecting'), probing: m.h2.count('probing'), draining: m.h2.count('draining'), streams: m.h2.streams, waiting: m.h2.waiting } }),
         activeRequests: m.view.activeRequests,
         draining: m.draining,
       }));
@@ -297,7 +298,7 @@ export class Proxy implements ListenerHost {
     this.#retired.add(cluster);
     cluster.health?.close();
     const check = (): void => {
-      if (cluster.members.every((m) => m.pool.activeCount === 0 && m.pool.connectingCount === 0) || this.#closed) {
+      if (cluster.members.every(memberQuiet) || this.#closed) {
         cluster.close();
         this.#retired.delete(cluster);
       } else {

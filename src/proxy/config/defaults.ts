@@ -6,7 +6,7 @@
  * backend's (the backend's own `Keep-Alive: timeout=` hint minus a margin, or 5 s assumed
  * without a hint, Node's server default).
  */
-import type { ClientConfig, HealthCheckConfig, OutlierDetectionConfig, PoolConfig, TcpKeepAliveConfig, UpstreamTimeoutsConfig, UpstreamTlsConfig } from './types.js';
+import type { ClientConfig, HealthCheckConfig, Http2UpstreamConfig, OutlierDetectionConfig, PoolConfig, TcpKeepAliveConfig, UpstreamTimeoutsConfig, UpstreamTlsConfig } from './types.js';
 
 export const CLIENT_DEFAULTS: Readonly<Omit<ClientConfig, 'tcpKeepAlive' | 'http2'>> = {
   idleTimeoutMs: 75_000,
@@ -41,6 +41,24 @@ export const HTTP2_CLIENT_DEFAULTS = {
   maxSettingsPerMinute: 100,
   prematureResetMinStreams: 100,
 } as const;
+
+/**
+ * HTTP/2 to backends (`protocol: http2`). maxConcurrentStreams 0: the backend's own
+ * SETTINGS_MAX_CONCURRENT_STREAMS (HAProxy's tune.h2.be.max-concurrent-streams default). PING
+ * after 5 min of silence: gRPC servers count a PING sooner than that without data as a strike
+ * (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS), so a gRPC backend never answers our
+ * keep-alive with too_many_pings; idle connections close at pool.idleTimeoutMs long before, so
+ * this catches a silent connection with streams open. 20 s reply timeout: gRPC's keepalive
+ * timeout. PING before a stream goes on a connection idle 30 s or more (Envoy's
+ * connection_idle_interval): a hung backend or a NAT that forgot the flow is found for one round
+ * trip, before a request is put on it; at most one strike on a gRPC server, cleared by the answer.
+ */
+export const HTTP2_UPSTREAM_DEFAULTS: Readonly<Http2UpstreamConfig> = {
+  maxConcurrentStreams: 0,
+  pingIntervalMs: 300_000,
+  pingTimeoutMs: 20_000,
+  pingBeforeReuseMs: 30_000,
+};
 
 /** Applied to the keys left out of a `tcpKeepAlive` block that is present. */
 export const TCP_KEEPALIVE_DEFAULTS: Readonly<TcpKeepAliveConfig> = {

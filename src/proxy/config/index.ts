@@ -15,6 +15,7 @@ export type {
   BalancerName,
   ClientConfig,
   Http2ClientConfig,
+  Http2UpstreamConfig,
   ClusterConfig,
   DiscoveryConfig,
   DrainConfig,

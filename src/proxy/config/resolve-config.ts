@@ -17,6 +17,7 @@ import {
   HEALTH_CHECK_DEFAULTS,
   OUTLIER_DEFAULTS,
   POOL_DEFAULTS,
+  HTTP2_UPSTREAM_DEFAULTS,
   RETRY_MAX_ATTEMPTS,
   RETRY_ON_DEFAULT,
   SESSION_TICKET_ROTATE_MS,
@@ -94,6 +95,8 @@ export function resolveConfig(raw: RawConfig, file: string): ProxyConfig {
 
   const clusters: ClusterConfig[] = Object.entries(raw.clusters).map(([name, c]: [string, RawCluster]) => ({
     name,
+    protocol: c.protocol ?? 'http1',
+    http2: { ...HTTP2_UPSTREAM_DEFAULTS, ...defined(c.http2) },
     balancer: c.balancer ?? 'round-robin',
     hashOn: c.hashOn === undefined ? null : parseHashOn(c.hashOn),
     endpoints: (c.endpoints ?? []).map((e) => ({ ...addr(e.address, 1), weight: e.weight ?? 1 })),

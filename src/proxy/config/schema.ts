@@ -183,6 +183,13 @@ const discovery = obj('DNS discovery settings (type, name, port, resolver, refre
 });
 
 const cluster = obj('cluster settings', {
+  protocol: oneOf(['http1', 'http2']).optional(),
+  http2: obj('upstream HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, pingBeforeReuseMs)', {
+    maxConcurrentStreams: int(0, 2 ** 31 - 1, "the backend's limit").optional(),
+    pingIntervalMs: ms(0, 'no pings').optional(),
+    pingTimeoutMs: ms(1).optional(),
+    pingBeforeReuseMs: ms(0, 'off').optional(),
+  }).optional(),
   balancer: oneOf(['round-robin', 'least-connections', 'p2c-ewma', 'ring-hash', 'maglev']).optional(),
   hashOn: hashOn.optional(),
   endpoints: z.array(endpoint, E('a list of endpoints')).min(1, E('at least one endpoint')).optional(),

@@ -216,8 +216,24 @@ export interface OutlierDetectionConfig {
  */
 export type RetryCondition = 'connect-failure' | 'reset' | 'response-timeout' | '502' | '503' | '504';
 
+/** HTTP/2 to a cluster's backends (`protocol: http2`): see "HTTP/2 upstream" in docs/config.md. */
+export interface Http2UpstreamConfig {
+  /** Streams opened at once on one connection; 0 = as many as the backend's
+   * SETTINGS_MAX_CONCURRENT_STREAMS allows. Beyond it, another connection is opened. */
+  maxConcurrentStreams: number;
+  /** PING a connection after this long without a frame from the backend. 0 = off. */
+  pingIntervalMs: number;
+  /** Close the connection (its streams fail over where safe) when a PING is unanswered this long. */
+  pingTimeoutMs: number;
+  /** PING (and wait for the answer) before a stream goes on a connection silent this long. 0 = off. */
+  pingBeforeReuseMs: number;
+}
+
 export interface ClusterConfig {
   name: string;
+  /** What the proxy speaks to the backends: HTTP/1.1, or HTTP/2 (by ALPN over TLS, h2c in clear). */
+  protocol: 'http1' | 'http2';
+  http2: Http2UpstreamConfig;
   balancer: BalancerName;
   /** What `ring-hash` and `maglev` hash; non-null exactly when `balancer` is one of them. */
   hashOn: HashOn | null;

@@ -1,5 +1,5 @@
 /**
- * One try of an Exchange on one endpoint: the wait for a pooled connection (cancellable), the
+ * One try of an Exchange on one endpoint over HTTP/1.1 (the UpstreamAttempt seam): the wait for a pooled connection (cancellable), the
  * request written to it, the response read from it (Http1ResponseReader), and the connection's
  * return to its pool. A retry is a new Attempt; the Exchange keeps what spans them (the replay
  * buffer, the phase, the answer).
@@ -14,8 +14,9 @@ import type { PoolWaiter, PoolWant } from './endpoint-pool.js';
 import type { UpstreamConnection, UpstreamSink } from './upstream-connection.js';
 import { Http1ResponseReader } from './http1-response-reader.js';
 import type { Exchange } from './exchange.js';
+import type { UpstreamAttempt } from './upstream-attempt.js';
 
-export class Attempt implements PoolWaiter, UpstreamSink {
+export class Attempt implements UpstreamAttempt, PoolWaiter, UpstreamSink {
   upstream: UpstreamConnection | null = null;
   /** The connection had served an earlier request. */
   reused = false;
@@ -38,6 +39,10 @@ export class Attempt implements PoolWaiter, UpstreamSink {
   ) {
     this.#queue = queue;
     this.reader = new Http1ResponseReader(ex.ctx.limits, ex.head.method);
+  }
+
+  get connected(): boolean {
+    return this.upstream !== null;
   }
 
   /** Ask the endpoint's pool; `fresh`: never a pooled connection (this endpoint just failed). */
@@ -91,6 +96,9 @@ export class Attempt implements PoolWaiter, UpstreamSink {
     if (!upstream.socket.write(piece)) this.ex.client.pauseRequest();
   }
 
+  /** The body's own framing (Content-Length, the last chunk) tells the backend where it ends. */
+  endRequest(): void {}
+
   /** Body bytes that never left (the connection never came): a retry sends them. */
   unsent(): Buffer[] | null {
     return this.written ? null : this.#queue;
@@ -135,6 +143,13 @@ export class Attempt implements PoolWaiter, UpstreamSink {
     const upstream = this.upstream;
     this.upstream = null;
     if (upstream !== null) this.member.pool.release(upstream, reason, undefined, false);
+  }
+
+  /** The response is complete: reused when its framing was clean and the request was all sent. */
+  complete(requestDone: boolean): void {
+    const res = this.reader.head;
+    if (res === null) return;
+    this.finish(!this.reader.reusable || !requestDone ? 'aborted' : res.connectionClose ? 'peer_close' : 'reuse', res.keepAliveHint);
   }
 
   /** The response is complete: the connection goes back to its pool, reused if it can be. */

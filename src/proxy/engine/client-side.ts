@@ -8,6 +8,7 @@
  * only during the call): the implementation passes them through `owned()` before keeping or
  * writing them.
  */
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { ResponseHead } from '../../http/wire/index.js';
 import type { Exchange } from './exchange.js';
 import type { UpstreamConnection } from './upstream-connection.js';
@@ -34,6 +35,11 @@ export interface ClientSide {
    * the client side now owns (it releases it to `member`'s pool when the tunnel ends).
    */
   upgrade(ex: Exchange, res: ResponseHead, upstream: UpstreamConnection, member: Member, rest: Buffer, shared: boolean): void;
+  /**
+   * Trailer fields of a response from an HTTP/2 backend, for a client that takes them as fields
+   * (HTTP/2); called just before `ended`. An HTTP/1.1 client got them in the last chunk already.
+   */
+  trailers(fields: OutgoingHttpHeaders): void;
   /** Answer the client with a local response for `code`; the exchange is over. */
   local(ex: Exchange, status: number, code: string): void;
   /** The exchange is over (response complete, or answered locally). Called exactly once. */

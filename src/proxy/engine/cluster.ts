@@ -29,13 +29,22 @@ import type { ClusterMetrics } from '../metrics/index.js';
 import { errnoOf } from '../log/index.js';
 import type { EventLog } from '../log/index.js';
 import { EndpointPool } from './endpoint-pool.js';
+import { Http2UpstreamPool } from './http2-upstream-pool.js';
 import type { PoolHost } from './endpoint-pool.js';
 
 export interface Member {
   view: UpstreamEndpoint;
   pool: EndpointPool;
+  /** `protocol: http2` clusters: the multiplexed connections. `pool` then serves only upgrades
+   * (WebSocket), which go over HTTP/1.1. */
+  h2: Http2UpstreamPool | undefined;
   /** Removed from the cluster: never picked, gone from `members` once its pool is quiet. */
   draining: boolean;
+}
+
+/** Nothing active or connecting on a member's connections, HTTP/1 and HTTP/2. */
+export function memberQuiet(m: Member): boolean {
+  return m.pool.activeCount === 0 && m.pool.connectingCount === 0 && (m.h2 === undefined || m.h2.busy === 0);
 }
 
 /** How often a draining member's pool is looked at until nothing is active or connecting. */
@@ -181,6 +190,7 @@ export class Cluster {
     this.health?.remove(address);
     this.outliers.remove(address);
     member.pool.close('drain');
+    member.h2?.close('drain');
     this.#sweep();
     return true;
   }
@@ -208,14 +218,18 @@ export class Cluster {
     this.#drainTimer = undefined;
     this.health?.close();
     this.outliers.close();
-    for (const m of this.members) m.pool.close('drain');
+    for (const m of this.members) {
+      m.pool.close('drain');
+      m.h2?.close('drain');
+    }
     this.#agent?.destroy();
   }
 
   #join(endpoint: EndpointConfig): Member {
     const view = createEndpoint(endpoint.address, { weight: endpoint.weight });
     const pool = new EndpointPool(endpoint, this.config, this.metrics.endpoint(endpoint.address), this.#host, this.#ca);
-    const member = { view, pool, draining: false };
+    const h2 = this.config.protocol === 'http2' ? new Http2UpstreamPool(endpoint, this.config, pool.metrics, this.#host, this.#ca) : undefined;
+    const member = { view, pool, h2, draining: false };
     this.members.push(member);
     this.views.push(view);
     this.#byKey.set(endpoint.address, member);
@@ -240,7 +254,7 @@ export class Cluster {
     let busy = false;
     for (const m of [...this.members]) {
       if (!m.draining) continue;
-      if (m.pool.activeCount === 0 && m.pool.connectingCount === 0) this.#forget(m);
+      if (memberQuiet(m)) this.#forget(m);
       else busy = true;
     }
     if (busy && !this.#closed) this.#drainTimer = this.#host.clock.setTimer(() => this.#sweep(), DRAIN_CHECK_MS);

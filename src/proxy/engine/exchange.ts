@@ -15,7 +15,7 @@
  * The failed endpoint's idle connections are probed and the closing ones dropped.
  */
 import { HttpParseError } from '../../http/wire/index.js';
-import type { HeadLimits, RequestHead } from '../../http/wire/index.js';
+import type { HeadLimits, RequestHead, ResponseHead } from '../../http/wire/index.js';
 import { IDEMPOTENT_METHODS } from '../../http/retry-rule.js';
 import { IllegalTransitionError } from '../../core/state-table.js';
 import type { RetryFailure } from '../../http/retry-rule.js';
@@ -29,8 +29,11 @@ import type { ClientSide } from './client-side.js';
 import { owned } from './borrowed-bytes.js';
 import { attemptTimeoutMs, mayRetry } from './retry-decision.js';
 import { logExchange } from './exchange-log.js';
+import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Http1ResponseReader } from './http1-response-reader.js';
 import { Attempt } from './attempt.js';
+import { Http2Attempt } from './http2-attempt.js';
+import type { UpstreamAttempt } from './upstream-attempt.js';
 
 /** What every exchange of a listener shares. */
 export interface ExchangeContext {
@@ -70,9 +73,12 @@ export class Exchange {
   errorDetail: string | null = null;
   errno: string | null = null;
 
+  /** The request body arrives unframed (an HTTP/2 client's DATA going to an HTTP/2 backend). */
+  rawRequestBody = false;
+
   /** The try in progress; the latest one (for the log) stays after it ends. */
-  #attempt: Attempt | null = null;
-  #last: Attempt | null = null;
+  #attempt: UpstreamAttempt | null = null;
+  #last: UpstreamAttempt | null = null;
   #retried = false;
   /** The whole request body so far, while it can be sent again (null: it cannot). */
   #replay: Buffer[] | null;
@@ -85,12 +91,16 @@ export class Exchange {
     readonly client: ClientSide,
     readonly head: RequestHead,
     readonly cluster: Cluster,
-    /** The head to send upstream (latin1). */
+    /** The head to send upstream (latin1), for an HTTP/1.1 backend. */
     readonly upstreamHead: string,
     readonly startedMs: number,
+    /** The fields to send upstream, for an HTTP/2 backend (`protocol: http2`); else null. */
+    readonly upstreamFields: OutgoingHttpHeaders | null = null,
   ) {
     this.requestDone = !head.chunked && head.contentLength <= 0;
-    this.#replay = IDEMPOTENT_METHODS.has(head.method) || this.requestDone ? [] : null;
+    // Over HTTP/2 any method is kept for a replay: a stream the backend did not process
+    // (GOAWAY, REFUSED_STREAM) is sent again whatever its method.
+    this.#replay = IDEMPOTENT_METHODS.has(head.method) || this.requestDone || upstreamFields !== null ? [] : null;
     this.#replayBytes = upstreamHead.length;
     this.#hashKey = cluster.keyOf(head, client.clientAddress);
     if (this.requestDone) this.#to('awaiting');
@@ -117,6 +127,7 @@ export class Exchange {
   /** The request body is complete. */
   requestComplete(): void {
     this.requestDone = true;
+    this.#attempt?.endRequest();
     if (this.phase === 'request') {
       this.#to('awaiting');
       this.client.awaiting(this, this.#responseTimeoutMs());
@@ -136,7 +147,7 @@ export class Exchange {
   // ---- attempts -----------------------------------------------------------------------------
 
   /** A new attempt, avoiding the endpoint of `failed` when another is available. */
-  #try(failed: Attempt | null): void {
+  #try(failed: UpstreamAttempt | null): void {
     const now = this.ctx.clock.now();
     const member = this.cluster.pick(failed?.member, this.attempts === 0 ? this.startedMs : now, this.#hashKey);
     if (member === undefined) {
@@ -146,7 +157,7 @@ export class Exchange {
     this.attempts += 1;
     // A retry sends the whole body so far: the replay buffer, or (nothing was written) what waited.
     const queue = failed === null ? null : (this.#replay?.slice() ?? failed.unsent());
-    const attempt = new Attempt(this, member, queue);
+    const attempt: UpstreamAttempt = this.upstreamFields !== null && member.h2 !== undefined ? new Http2Attempt(this, member, member.h2, queue) : new Attempt(this, member, queue);
     this.#attempt = attempt;
     this.#last = attempt;
     // Never a pooled connection to the endpoint that just failed: its siblings may be dying too.
@@ -154,7 +165,7 @@ export class Exchange {
   }
 
   /** Attempt: its connection could not be made. */
-  connectFailed(attempt: Attempt, error: Error | undefined): void {
+  connectFailed(attempt: UpstreamAttempt, error: Error | undefined): void {
     if (attempt !== this.#attempt || this.phase === 'done') return;
     const code = (error as { code?: string } | undefined)?.code ?? 'ERR_UPSTREAM_CONNECT';
     if (code === 'ERR_POOL_CLOSED' && attempt.member.draining) {
@@ -279,6 +290,57 @@ export class Exchange {
     this.#abort('aborted');
   }
 
+  // ---- the response from an HTTP/2 backend (Http2Attempt: heads and DATA, no HTTP/1 bytes) ---
+
+  /** An interim (1xx) head. */
+  responseInterim(attempt: UpstreamAttempt, res: ResponseHead): void {
+    if (attempt === this.#attempt && this.phase !== 'done') this.client.interim(res);
+  }
+
+  /** The final head; `complete`: no body follows. */
+  responseStart(attempt: UpstreamAttempt, res: ResponseHead, complete: boolean): void {
+    if (attempt !== this.#attempt || this.phase === 'done') return;
+    const code = res.statusCode;
+    if ((code === 502 || code === 503 || code === 504) && this.#mayRetry('status', String(code) as RetryCondition)) {
+      this.errorDetail = `upstream answered ${code}`;
+      this.cluster.record(attempt.member, '5xx');
+      return this.#retry(attempt, 'aborted', String(code));
+    }
+    this.status = code;
+    this.#to('responding');
+    if (res.bodyUntilClose) this.closeConnection = true;
+    this.client.respond(this, res, EMPTY, false, complete);
+    if (complete) this.#finish(attempt);
+  }
+
+  /** Body bytes (owned), framed for the client as the head said. */
+  responseData(attempt: UpstreamAttempt, piece: Buffer): void {
+    if (attempt !== this.#attempt || this.phase !== 'responding') return;
+    this.bytesOut += piece.length;
+    if (!this.client.body(piece, false)) attempt.pause();
+  }
+
+  /** The response is complete; `trailers` for an HTTP/2 client (null: none, or framed in the body). */
+  responseEnd(attempt: UpstreamAttempt, trailers: OutgoingHttpHeaders | null): void {
+    if (attempt !== this.#attempt || this.phase !== 'responding') return;
+    if (trailers !== null) this.client.trailers(trailers);
+    this.#finish(attempt);
+  }
+
+  /** The stream failed: `refused` when the backend said it did not process it. */
+  streamFailed(attempt: UpstreamAttempt, failure: 'refused' | 'reset', detail: string, errno: string | null): void {
+    if (attempt !== this.#attempt || this.phase === 'done') return;
+    this.errno = errno;
+    if (this.phase !== 'responding') {
+      if (failure === 'reset') this.cluster.record(attempt.member, 'reset');
+      this.errorDetail = `upstream HTTP/2 stream ${failure === 'refused' ? 'not processed' : 'failed'} before the response: ${detail}`;
+      return this.#retryOrFail(failure, 502, 'ERR_UPSTREAM_CLOSED');
+    }
+    this.errorCode = 'ERR_UPSTREAM_CLOSED';
+    this.errorDetail = `upstream HTTP/2 stream failed mid-response: ${detail}`;
+    this.#abort('aborted');
+  }
+
   // ---- timers (the client side owns the one deadline and says which ran out) ---------------
 
   /** No response head within the response timeout. */
@@ -286,7 +348,7 @@ export class Exchange {
     this.errno = 'ETIMEDOUT';
     this.errorDetail = 'no response head within the response timeout';
     const attempt = this.#attempt;
-    if (attempt !== null && attempt.upstream !== null) return this.#retryOrFail('response-timeout', 504, 'ERR_UPSTREAM_RESPONSE_TIMEOUT', 'response_timeout');
+    if (attempt !== null && attempt.connected) return this.#retryOrFail('response-timeout', 504, 'ERR_UPSTREAM_RESPONSE_TIMEOUT', 'response_timeout');
     this.#fail(504, 'ERR_UPSTREAM_RESPONSE_TIMEOUT', 'response_timeout');
   }
 
@@ -333,6 +395,7 @@ export class Exchange {
   }
 
   #retryOrFail(failure: RetryFailure, status: number, code: string, dropAs: CloseReason = 'aborted'): void {
+    if (failure === 'refused') this.#attempt?.member.pool.metrics.streamRefused();
     // retryOn's `reset` covers a close before the response as well as an RST.
     const condition: RetryCondition = failure === 'connect-failure' ? 'connect-failure' : failure === 'response-timeout' ? 'response-timeout' : 'reset';
     const attempt = this.#attempt;
@@ -341,7 +404,7 @@ export class Exchange {
   }
 
   /** Send the request again, elsewhere when possible. */
-  #retry(failed: Attempt, dropAs: CloseReason, cause: string): void {
+  #retry(failed: UpstreamAttempt, dropAs: CloseReason, cause: string): void {
     failed.release(dropAs);
     this.cluster.metrics.retry(cause);
     this.#retried = true;
@@ -355,12 +418,10 @@ export class Exchange {
   }
 
   /** The response is complete. */
-  #finish(attempt: Attempt): void {
-    const res = attempt.reader.head;
-    if (res === null) return;
+  #finish(attempt: UpstreamAttempt): void {
     this.#attempt = null;
-    attempt.finish(!attempt.reader.reusable || !this.requestDone ? 'aborted' : res.connectionClose ? 'peer_close' : 'reuse', res.keepAliveHint);
-    this.cluster.record(attempt.member, res.statusCode >= 500 ? '5xx' : 'success');
+    attempt.complete(this.requestDone);
+    this.cluster.record(attempt.member, this.status >= 500 ? '5xx' : 'success');
     if (this.#retried) this.cluster.metrics.retrySucceeded();
     // The response ended before the request body: the rest of the body cannot be skipped safely.
     if (!this.requestDone) this.closeConnection = true;

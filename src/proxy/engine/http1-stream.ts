@@ -128,6 +128,10 @@ export class Http1Stream implements ClientSide {
     this.conn.startTunnel(upstream, member, res.upgrade, owned(rest, shared));
   }
 
+  trailers(): void {
+    // An HTTP/1.1 client gets trailers in the last chunk (framed by the upstream side).
+  }
+
   local(ex: Exchange, status: number, code: string): void {
     if (this.conn.mustClose(this.head)) ex.closeConnection = true;
     const text = localResponse(status, code, ex.closeConnection);

@@ -97,6 +97,8 @@ export class Http2Stream implements ClientSide {
   #timerId = -1;
   #decoder: ChunkedDecoder | null = null;
   #responded = false;
+  /** Trailers from an HTTP/2 backend, sent when the stream asks for them. */
+  #trailers: OutgoingHttpHeaders | null = null;
 
   constructor(
     readonly ctx: ListenerContext,
@@ -120,6 +122,8 @@ export class Http2Stream implements ClientSide {
     }
     const ex = started;
     this.exchange = ex;
+    // An HTTP/2 backend takes the DATA as it is: no HTTP/1 framing to add and strip again.
+    ex.rawRequestBody = ex.upstreamFields !== null;
     stream.on('drain', () => ex.clientDrained());
     stream.on('close', () => this.#closed());
     if (!ex.requestDone) {
@@ -134,14 +138,14 @@ export class Http2Stream implements ClientSide {
     const ex = this.exchange;
     if (ex === undefined || ex.phase === 'done' || ex.requestDone || chunk.length === 0) return;
     this.#touch();
-    if (this.head.chunked) ex.sendBody(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]), false);
+    if (this.head.chunked && !ex.rawRequestBody) ex.sendBody(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]), false);
     else ex.sendBody(chunk, false);
   }
 
   #requestEnd(): void {
     const ex = this.exchange;
     if (ex === undefined || ex.phase === 'done' || ex.requestDone) return;
-    if (this.head.chunked) ex.sendBody(LAST_CHUNK, false);
+    if (this.head.chunked && !ex.rawRequestBody) ex.sendBody(LAST_CHUNK, false);
     ex.requestComplete();
   }
 
@@ -164,7 +168,11 @@ export class Http2Stream implements ClientSide {
     this.#responded = true;
     if (res.chunked) this.#decoder = new ChunkedDecoder();
     const endStream = complete && first.length === 0;
-    stream.respond(responseFields(res), { endStream });
+    // Trailers may follow from an HTTP/2 backend when the client asked for them (gRPC sends
+    // `te: trailers`) or the response announces them: the stream then ends with a HEADERS frame.
+    const waitForTrailers = !endStream && ex.upstreamFields !== null && (this.#wantsTrailers() || res.headers.includes('trailer'));
+    if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(this.#trailers ?? {}));
+    stream.respond(responseFields(res), { endStream, waitForTrailers });
     if (!complete) this.#setTimer(ex.cluster.config.timeouts.idleStreamTimeoutMs);
     return first.length === 0 ? true : this.#write(first, shared);
   }
@@ -191,6 +199,16 @@ export class Http2Stream implements ClientSide {
     ex.errorCode = 'ERR_BAD_UPSTREAM_RESPONSE';
     member.pool.release(upstream, 'protocol_error', undefined, false);
     if (!this.stream.destroyed) this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  trailers(fields: OutgoingHttpHeaders): void {
+    this.#trailers = fields;
+  }
+
+  #wantsTrailers(): boolean {
+    const h = this.head.headers;
+    for (let i = 0; i + 1 < h.length; i += 2) if (h[i] === 'te' && (h[i + 1] as string).toLowerCase().includes('trailers')) return true;
+    return false;
   }
 
   local(ex: Exchange, status: number, code: string): void {

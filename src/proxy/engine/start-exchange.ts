@@ -7,6 +7,7 @@
 import { buildRequestHead } from '../../http/wire/index.js';
 import type { RequestHead } from '../../http/wire/index.js';
 import { Exchange } from './exchange.js';
+import { http2RequestFields } from './http2-upstream-fields.js';
 import { logExchange } from './exchange-log.js';
 import type { ClientSide } from './client-side.js';
 import type { ListenerContext } from './listener-context.js';
@@ -59,8 +60,13 @@ export function startExchange(ctx: ListenerContext, client: ClientSide, head: Re
   if (head.upgrade !== undefined) extra.push('Connection', 'upgrade', 'Upgrade', head.upgrade);
   // An HTTP/1.0 client cannot read a chunked body: ask the backend in HTTP/1.0 (keeping the
   // upstream connection alive if it agrees), so it frames the response by length or close.
-  if (head.versionMinor === 0) extra.push('Connection', 'keep-alive');
+  if (head.versionMinor === 0 && cluster.config.protocol !== 'http2') extra.push('Connection', 'keep-alive');
   const alsoDrop = hostHeader !== head.host ? DROP_FORWARDED_AND_HOST : DROP_FORWARDED;
+  if (cluster.config.protocol === 'http2' && head.upgrade === undefined) {
+    // An HTTP/2 backend: fields, not a head. (Upgrades go over HTTP/1.1 to the same endpoint.)
+    const fields = http2RequestFields(head, target, hostHeader, cluster.config.tls.enabled ? 'https' : 'http', extra, alsoDrop);
+    return new Exchange(ctx, client, head, cluster, '', nowMs, fields);
+  }
   // Kept as a latin1 string: socket.write encodes it straight into the write request, with no
   // Buffer allocated per request.
   const upstreamHead = buildRequestHead(head.method, target, head.headers, head.connectionTokens, extra, { alsoDrop, versionMinor: head.versionMinor });

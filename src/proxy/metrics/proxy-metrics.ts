@@ -14,7 +14,8 @@
  * downstream `listener`:
  *   upstream_cx_total, upstream_cx_connect_fail_total, upstream_cx_closed_total{reason},
  *   upstream_cx_destroy_remote_with_active_rq_total, upstream_rq_total, upstream_rq_reused_total,
- *   upstream_rq_per_cx (histogram), upstream_ejections_total, upstream_cx_idle, upstream_cx_active,
+ *   upstream_rq_per_cx (histogram), upstream_ejections_total, upstream_h2_pings_total,
+ *   upstream_h2_ping_timeouts_total, upstream_h2_goaway_received_total, upstream_h2_streams_refused_total, upstream_cx_idle, upstream_cx_active,
  *   upstream_endpoint_available (gauges);
  *   per cluster: upstream_rq_retry_total, upstream_rq_retry_success_total,
  *   upstream_rq_no_healthy_total, upstream_ejections_overflow_total;
@@ -185,6 +186,10 @@ export class ProxyMetrics {
     perEndpoint('upstream_rq_total', 'Requests sent upstream.', (s) => s.rqTotal);
     perEndpoint('upstream_rq_reused_total', 'Requests sent on a reused upstream connection.', (s) => s.rqReused);
     perEndpoint('upstream_ejections_total', 'Times the endpoint was ejected by outlier detection.', (s) => s.ejections);
+    perEndpoint('upstream_h2_pings_total', 'HTTP/2 upstreams: PINGs sent to the endpoint (keep-alive, and before reusing a silent connection).', (s) => s.h2PingsSent);
+    perEndpoint('upstream_h2_ping_timeouts_total', 'HTTP/2 upstreams: PINGs unanswered within pingTimeoutMs (the connection was closed).', (s) => s.h2PingTimeouts);
+    perEndpoint('upstream_h2_goaway_received_total', 'HTTP/2 upstreams: GOAWAY frames received from the endpoint.', (s) => s.h2GoawayReceived);
+    perEndpoint('upstream_h2_streams_refused_total', 'HTTP/2 upstreams: streams the endpoint refused or did not process (GOAWAY, REFUSED_STREAM), sent again.', (s) => s.h2StreamsRefused);
     perEndpoint('upstream_cx_idle', 'Idle pooled upstream connections.', (s) => s.cxIdle, true);
     perEndpoint('upstream_cx_active', 'Upstream connections carrying a request.', (s) => s.cxActive, true);
     perEndpoint('upstream_endpoint_available', '1 if the endpoint is in rotation (healthy and not ejected).', (s) => s.available, true);

@@ -35,6 +35,14 @@ export interface EndpointStats {
   rqPerCx: HistogramSnapshot;
   /** Times the outlier detector ejected this endpoint. */
   ejections: number;
+  /** HTTP/2 upstreams: PINGs sent (keep-alive, and before reusing a silent connection). */
+  h2PingsSent: number;
+  /** HTTP/2 upstreams: PINGs unanswered within pingTimeoutMs (the connection was closed). */
+  h2PingTimeouts: number;
+  /** HTTP/2 upstreams: GOAWAY frames received from the backend. */
+  h2GoawayReceived: number;
+  /** HTTP/2 upstreams: streams the backend refused or did not process (GOAWAY, REFUSED_STREAM), sent again. */
+  h2StreamsRefused: number;
   /** Gauge: idle pooled connections. */
   cxIdle: number;
   /** Gauge: connections carrying a request. */
@@ -61,6 +69,10 @@ export class EndpointMetrics {
   #rqReused = 0;
   readonly #rqPerCx = new BucketHistogram(REQUESTS_PER_CONNECTION_BUCKETS);
   #ejections = 0;
+  #h2PingsSent = 0;
+  #h2PingTimeouts = 0;
+  #h2GoawayReceived = 0;
+  #h2StreamsRefused = 0;
   #cxIdle = 0;
   #cxActive = 0;
   #available = 1;
@@ -106,6 +118,22 @@ export class EndpointMetrics {
     this.#ejections += 1;
   }
 
+  pingSent(): void {
+    this.#h2PingsSent += 1;
+  }
+
+  pingTimedOut(): void {
+    this.#h2PingTimeouts += 1;
+  }
+
+  goawayReceived(): void {
+    this.#h2GoawayReceived += 1;
+  }
+
+  streamRefused(): void {
+    this.#h2StreamsRefused += 1;
+  }
+
   /** Pool sizes now (gauges). */
   setPool(idle: number, active: number): void {
     this.#cxIdle = idle;
@@ -132,6 +160,10 @@ export class EndpointMetrics {
       rqReused: this.#rqReused,
       rqPerCx: this.#rqPerCx.snapshot(),
       ejections: this.#ejections,
+      h2PingsSent: this.#h2PingsSent,
+      h2PingTimeouts: this.#h2PingTimeouts,
+      h2GoawayReceived: this.#h2GoawayReceived,
+      h2StreamsRefused: this.#h2StreamsRefused,
       cxIdle: this.#cxIdle,
       cxActive: this.#cxActive,
       available: this.#available,
