@@ -76,6 +76,8 @@ test('defaults: a minimal config comes back with every default filled in', () =>
   const demo = getCluster(c, 'demo');
   assert.deepEqual(demo, {
     name: 'demo',
+    protocol: 'http1',
+    http2: { maxConcurrentStreams: 0, pingIntervalMs: 300_000, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000 },
     balancer: 'round-robin',
     hashOn: null,
     endpoints: [{ address: '127.0.0.1:9001', host: '127.0.0.1', port: 9001, weight: 1 }],
@@ -422,4 +424,15 @@ client:
   assert.deepEqual(l.client.http2, { maxConcurrentStreams: 16, pingIntervalMs: 5_000, pingTimeoutMs: 20_000, idleTimeoutMs: 30_000, maxConnectionAgeMs: 3_600_000, minPingIntervalWithoutDataMs: 300_000, maxPingStrikes: 2, maxPingsPerMinute: 60, maxSettingsPerMinute: 100, prematureResetMinStreams: 100 });
   assert.throws(() => parseConfig(yaml.replace('pingIntervalMs: 5000', 'pingIntervalMs: -1'), 'proxy.yaml', {}), /client\.http2\.pingIntervalMs/);
   assert.throws(() => parseConfig(yaml.replace('http2PriorKnowledge: false', 'http2PriorKnowledge: maybe'), 'proxy.yaml', {}), /http2PriorKnowledge/);
+});
+
+test('cluster protocol and upstream http2 settings: bad values are named with their place', () => {
+  const h2 = parseConfig(MINIMAL + '    protocol: http2\n    http2: { maxConcurrentStreams: 8, pingIntervalMs: 0 }\n', 'proxy.yaml', {});
+  const demo = getCluster(h2, 'demo');
+  assert.equal(demo.protocol, 'http2');
+  assert.deepEqual(demo.http2, { maxConcurrentStreams: 8, pingIntervalMs: 0, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000 });
+  const p = oneProblem(MINIMAL + '    protocol: h2\n', /^proxy\.yaml:10:5: clusters\.demo\.protocol: expected one of "http1", "http2", found "h2"/m);
+  assert.match(p.found, /h2/);
+  oneProblem(MINIMAL + '    http2: { pingTimeoutMs: 0 }\n', /clusters\.demo\.http2\.pingTimeoutMs/);
+  oneProblem(MINIMAL + '    http2: { pingEveryMs: 5 }\n', /clusters\.demo\.http2\.pingEveryMs: unknown key/);
 });

@@ -96,7 +96,9 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
     this.written = true;
     this.#sentMs = this.ex.ctx.clock.now();
     this.#requestEnded = endStream;
-    stream.on('response', (headers: IncomingHttpHeaders) => this.#onResponse(headers, stream.endAfterHeaders));
+    // END_STREAM on the response HEADERS (a gRPC "trailers-only" error, a 204): from the flags,
+    // as `stream.endAfterHeaders` is not yet set when 'response' is emitted.
+    stream.on('response', (headers: IncomingHttpHeaders, flags: number) => this.#onResponse(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0));
     stream.on('headers', (headers: IncomingHttpHeaders) => this.#onInterim(headers));
     stream.on('data', (piece: Buffer) => this.#onData(piece));
     stream.on('trailers', (trailers: IncomingHttpHeaders) => {
