@@ -1,7 +1,8 @@
 /**
  * Processes and measurements for bench/proxy: every process it starts runs in its own process
  * group (so an nginx master's worker dies with it) and is killed on exit, on failure and on Ctrl-C;
- * CPU, RSS and fds are read from /proc over a process tree; wrk is run and its output parsed.
+ * CPU, RSS and fds are read from /proc over a process tree; wrk is run (over HTTP or HTTPS) and its
+ * output parsed.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

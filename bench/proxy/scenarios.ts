@@ -52,6 +52,8 @@ export interface IdleRun {
 export interface Resumption {
   resumed: number;
   total: number;
+  /** The protocols the handshakes used (TLSv1.3, ...). */
+  protocols: string[];
 }
 
 export interface Result {
@@ -74,7 +76,7 @@ function fileSize(file: string): number {
   }
 }
 
-/** The resumption log's lines from byte `from` on: `yes` lines are resumed, `no` lines are not. */
+/** The resumption log's lines from byte `from` on: `yes ...` lines resumed, `no ...` did not; then the protocol. */
 function countResumption(log: ResumptionLog, from: number): Resumption {
   const size = fileSize(log.file);
   const buf = Buffer.alloc(Math.max(0, size - from));
@@ -86,12 +88,15 @@ function countResumption(log: ResumptionLog, from: number): Resumption {
   }
   let resumed = 0;
   let total = 0;
+  const protocols = new Set<string>();
   for (const line of buf.toString('latin1').split('\n')) {
-    const t = line.trim();
-    if (t === log.yes) resumed++;
-    if (t === log.yes || t === log.no) total++;
+    const [flag, protocol] = line.trim().split(/\s+/);
+    if (flag !== log.yes && flag !== log.no) continue; // HAProxy's stdout has its other messages too
+    total++;
+    if (flag === log.yes) resumed++;
+    if (protocol) protocols.add(protocol);
   }
-  return { resumed, total };
+  return { resumed, total, protocols: [...protocols] };
 }
 
 /** One scenario on a running proxy: a warm-up wrk run, then the measured one. */

@@ -41,7 +41,8 @@ export function unavailableNotes(results: Map<Proxy, Result>): string {
 function resumedCell(r: Result): string {
   const resumed = r.s7.reduce((a, x) => a + x.resumed, 0);
   const total = r.s7.reduce((a, x) => a + x.total, 0);
-  return total === 0 ? 'n/a (no handshake logged)' : `${fmtPct(resumed / total)} (${fmtInt(resumed)} of ${fmtInt(total)})`;
+  const protocols = [...new Set(r.s7.flatMap((x) => x.protocols))].join(', ');
+  return total === 0 ? 'n/a (no handshake logged)' : `${fmtPct(resumed / total)} (${fmtInt(resumed)} of ${fmtInt(total)}; ${protocols})`;
 }
 
 /** S1-S3, S6, S7: one row per proxy; S7 adds the resumed fraction. */
@@ -56,7 +57,7 @@ export function throughputTable(id: ThroughputId, results: Map<Proxy, Result>): 
     return `| ${p.label} | ${fmtInt(s.rps)} | ${base ? fmtRatio(s.rps / base.rps) : 'n/a'} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${base ? fmtRatio(s.p99Ms / base.p99Ms) : 'n/a'} | ${fmtCpu(s.cpuPer1k)} | ${base ? fmtRatio(s.cpuPer1k / base.cpuPer1k) : 'n/a'} | ${s.errors === 0 ? '0' : `${s.errors} (${errs})`} | ${s.rounds.map(fmtInt).join(', ')} |${resumption ? ` ${resumedCell(r)} |` : ''}`;
   });
   return [
-    `| proxy | req/s | req/s vs nginx | p50 ms | p99 ms | p99 vs nginx | CPU s / 1,000 req | CPU vs nginx | errors (socket+non-2xx, all rounds) | req/s per round |${resumption ? ' TLS sessions resumed (server side, all rounds) |' : ''}`,
+    `| proxy | req/s | req/s vs nginx | p50 ms | p99 ms | p99 vs nginx | CPU s / 1,000 req | CPU vs nginx | errors (socket+non-2xx, all rounds) | req/s per round |${resumption ? ' TLS sessions resumed (server side, all rounds; protocol) |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|---|${resumption ? '---|' : ''}`,
     ...rows,
   ].join('\n');

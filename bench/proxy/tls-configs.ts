@@ -4,7 +4,7 @@
  * 1.3 with session resumption on (nginx: shared session cache and tickets; HAProxy: its session
  * cache and tickets, both on by default; lifeline: Node's tickets, rotated keys). Otherwise the
  * configs are S1's (configs.ts). For S7 each proxy writes one line per request saying whether its
- * TLS session was resumed (the resumed fraction is measured where the TLS ends, not by the client).
+ * TLS session was resumed and with which protocol (measured where the TLS ends, not by the client).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ export function makeBenchCert(dir: string): BenchCert {
 const tempPaths = (dir: string, tag: string): string =>
   ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${tag}-${t};`).join(' ');
 
-/** nginx terminating TLS; `resumptionLog`: one line per request, `r` (resumed) or `.`. */
+/** nginx terminating TLS; `resumptionLog`: one line per request, `r` (resumed) or `.`, then the protocol. */
 export function proxyNginxTls(dir: string, port: number, backendPort: number, cert: BenchCert, resumptionLog: string | null): string {
   return `worker_processes 1;
 daemon off;
@@ -39,7 +39,7 @@ error_log ${dir}/proxy-nginx-tls-error.log warn;
 worker_rlimit_nofile 20000;
 events { worker_connections 19000; }
 http {
-  log_format resumed '$ssl_session_reused';
+  log_format resumed '$ssl_session_reused $ssl_protocol';
   ${resumptionLog === null ? 'access_log off;' : `access_log ${resumptionLog} resumed;`}
   keepalive_timeout 75s;
   keepalive_requests 100000000;
@@ -68,7 +68,7 @@ http {
 `;
 }
 
-/** HAProxy terminating TLS; `resumptionLog`: one line per request on stdout, `1` (resumed) or `0`. */
+/** HAProxy terminating TLS; `resumptionLog`: one line per request on stdout, `1` (resumed) or `0`, then the protocol. */
 export function proxyHaproxyTls(port: number, backendPort: number, cert: BenchCert, resumptionLog: boolean): string {
   return `global
   nbthread 1
@@ -87,7 +87,7 @@ ${resumptionLog ? '  log stdout format raw local0\n' : ''}defaults
   timeout http-keep-alive 75s
 frontend bench
   bind 127.0.0.1:${port} ssl crt ${cert.pemFile} alpn http/1.1
-${resumptionLog ? '  log global\n  log-format "%[ssl_fc_is_resumed]"\n' : ''}  default_backend backend
+${resumptionLog ? '  log global\n  log-format "%[ssl_fc_is_resumed] %[ssl_fc_protocol]"\n' : ''}  default_backend backend
 backend backend
   server b1 127.0.0.1:${backendPort}
 `;
