@@ -74,6 +74,28 @@ describe('TicketKeyRotation options', () => {
   });
 });
 
+// TLS 1.3 only: there a client uses each ticket once (a TLS 1.2 client keeps reusing its ticket).
+describe('TicketKeyRotation with TLSv1.3 and single-use tickets', () => {
+  it('a resumed connection gets a fresh ticket, so a client that uses each ticket once resumes every time', async () => {
+    await withServer(async ({ server, port }) => {
+      const rotation = new TicketKeyRotation(server, { rotateEveryMs: PERIOD, clock: new FakeClock() });
+      let session = await firstSession(port, 'TLSv1.3');
+      const reused: boolean[] = [];
+      for (let i = 0; i < 5; i++) {
+        // Like a browser (and an OpenSSL client reusing its SSL object): the next connection
+        // offers only a ticket this connection received, never one already used.
+        const result = await dial(port, 'TLSv1.3', session);
+        reused.push(result.reused);
+        const fresh = result.sessions.at(-1);
+        assert.ok(fresh, `resumption ${i + 1} issued a new ticket`);
+        session = fresh;
+      }
+      assert.deepEqual(reused, [true, true, true, true, true]);
+      rotation.close();
+    });
+  });
+});
+
 for (const version of VERSIONS) {
   describe(`TicketKeyRotation with ${version}`, () => {
     it('a ticket resumes after exactly one rotation and not after two', async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bench/proxy needs, and nothing that is already there:
-#   - Debian: nginx-light (backend and peer), haproxy (peer), wrk (load generator)
+#   - Debian: nginx-light (backend and peer), haproxy (peer), wrk (load generator), openssl (the
+#     S6/S7 certificate)
 #   - npm, into bench/.peers (gitignored, never in package.json): the Node peers
 #       http-proxy              node-http-proxy, with and without a keep-alive agent
 #       @fastify/http-proxy     on fastify 5 and undici 7 (undici 8 needs Node >= 22.19)
@@ -26,6 +27,7 @@ command -v nginx >/dev/null 2>&1 || missing_apt+=(nginx-light)
 command -v haproxy >/dev/null 2>&1 || missing_apt+=(haproxy)
 command -v wrk >/dev/null 2>&1 || missing_apt+=(wrk)
 command -v taskset >/dev/null 2>&1 || missing_apt+=(util-linux)
+command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
 if ((${#missing_apt[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: need root to apt-get install ${missing_apt[*]}" >&2

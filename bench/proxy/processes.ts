@@ -1,12 +1,14 @@
 /**
  * Processes and measurements for bench/proxy: every process it starts runs in its own process
  * group (so an nginx master's worker dies with it) and is killed on exit, on failure and on Ctrl-C;
- * CPU, RSS and fds are read from /proc over a process tree; wrk is run and its output parsed.
+ * CPU, RSS and fds are read from /proc over a process tree; wrk is run (over HTTP or HTTPS) and its
+ * output parsed.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { parseWrkOutput } from '../wrk-output.js';
 import type { WrkOutput } from '../wrk-output.js';
@@ -47,9 +49,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 /** Start `cmd` on the CPUs `cpus` (a taskset list such as 0 or 0,1), its output to `log`. */
-export function launch(cpus: number | string, cmd: string, args: string[], log: string): ChildProcess {
+export function launch(cpus: number | string, cmd: string, args: string[], log: string, env?: Record<string, string>): ChildProcess {
   const fd = openSync(log, 'a');
-  const child = spawn('taskset', ['-c', String(cpus), cmd, ...args], { detached: true, stdio: ['ignore', fd, fd] });
+  const child = spawn('taskset', ['-c', String(cpus), cmd, ...args], { detached: true, stdio: ['ignore', fd, fd], ...(env === undefined ? {} : { env: { ...process.env, ...env } }) });
   closeSync(fd);
   live.add(child);
   child.once('exit', () => live.delete(child));
@@ -86,26 +88,29 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function get(port: number, path: string): Promise<{ status: number; body: string } | null> {
+/** GET `path`; over TLS with `tls` (the bench's self-signed certificate is not verified). */
+export function get(port: number, path: string, tls = false): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 2_000 }, (res) => {
+    const options = { host: '127.0.0.1', port, path, agent: false, timeout: 2_000 };
+    const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('latin1');
       res.on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', () => resolve(null));
-    });
+    };
+    const req = tls ? https.get({ ...options, rejectUnauthorized: false }, onResponse) : http.get(options, onResponse);
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
   });
 }
 
 /** Wait until the server on `port` answers `/` with `body`. */
-export async function waitReady(port: number, child: ChildProcess, log: string, body: string, timeoutMs = 15_000): Promise<void> {
+export async function waitReady(port: number, child: ChildProcess, log: string, body: string, timeoutMs = 15_000, tls = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}): ${tail(log)}`);
-    const r = await get(port, '/');
+    const r = await get(port, '/', tls);
     if (r && r.status === 200 && r.body === body) return;
     await sleep(100);
   }
@@ -171,13 +176,18 @@ export function fdCount(pid: number): number {
 
 export type WrkResult = WrkOutput;
 
-function wrkArgs(port: number, path: string, seconds: number, close: boolean, clients: number): string[] {
-  return ['-t1', `-c${clients}`, `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `http://127.0.0.1:${port}${path}`];
+function wrkArgs(port: number, path: string, seconds: number, close: boolean, clients: number, tls: boolean): string[] {
+  return ['-t1', `-c${clients}`, `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `${tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`];
 }
 
-/** Run wrk pinned to `core`: -t1, `clients` connections, --latency. */
-export async function wrk(core: number, clients: number, port: number, path: string, seconds: number, close: boolean): Promise<WrkResult> {
-  const child = spawn('taskset', ['-c', String(core), 'wrk', ...wrkArgs(port, path, seconds, close, clients)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Run wrk pinned to `core`: -t1, `clients` connections, --latency; over TLS with `tls`. With TLS
+ * and `close`, each request is a new connection, and wrk offers the session of the connection it
+ * replaces (it reuses one SSL object per connection slot): S7 counts on the server side how many
+ * handshakes resumed rather than trusting this.
+ */
+export async function wrk(core: number, clients: number, port: number, path: string, seconds: number, close: boolean, tls = false): Promise<WrkResult> {
+  const child = spawn('taskset', ['-c', String(core), 'wrk', ...wrkArgs(port, path, seconds, close, clients, tls)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

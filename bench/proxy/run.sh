@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/proxy in one command from a clean checkout: install the peers (apt: nginx-light, haproxy,
 # wrk; npm: the Node proxies into bench/.peers), install the project's dependencies if absent,
-# build, and run the benchmark. Arguments go to run.js: --write (into bench/RESULTS.md), --quick.
+# build, and run the benchmark. Arguments go to run.js: --write (into bench/RESULTS.md), --quick,
+# --only=ID,... (proxies), --only-scenarios=S6,S7 (development runs; not with --write).
 #   bash bench/proxy/run.sh --write
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -13,8 +13,10 @@
  * ticket, 0: unknown key, full handshake). OpenSSL calls it for TLS 1.2 tickets and TLS 1.3 PSK
  * tickets alike, synchronously, before resumption is decided. Node's own test suite drives it
  * (test/parallel/test-https-resume-after-renew.js). With it we encrypt under the current key and
- * decrypt under the current or the previous one, answering 2 for the previous key so the client
- * gets a ticket under the current key and stays resumable across further rotations.
+ * decrypt under the current or the previous one, answering 2 (renew) for both: for the previous key
+ * so the client gets a ticket under the current key and stays resumable across further rotations,
+ * and for the current key because OpenSSL issues a TLS 1.3 ticket on a resumed connection only
+ * when asked to renew, and clients that use a ticket once need a new one each time.
  *
  * Why not the alternative of peeking at the ClientHello and swapping `server._sharedCreds` per
  * connection: that also leans on private fields, and adds a parser for untrusted bytes, a buffer
@@ -249,7 +251,11 @@ export class TicketKeyRotation {
     }
     if (name.equals(current.name)) {
       this.#stats.ticketsCurrentKey++;
-      return [1, current.hmac, current.aes];
+      // 2 (renew), not 1: on a TLS 1.3 resumption OpenSSL sends the client a new ticket only when
+      // asked to renew, and clients that use each ticket once (browsers, OpenSSL's own) would
+      // otherwise have none left and make every other handshake a full one. nginx renews the
+      // same way for TLS 1.3. For TLS 1.2 it costs one NewSessionTicket message per resumption.
+      return [2, current.hmac, current.aes];
     }
     const previous = this.#previous;
     if (previous !== undefined && name.equals(previous.name)) {

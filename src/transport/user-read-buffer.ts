@@ -10,7 +10,10 @@
  * Relies on Node internals, feature-detected: net.Socket's `kBuffer`/`kBufferCb`/`kBufferGen`
  * symbols (found by description on a probe socket built with the public `onread` option) and the
  * stream handle's `useUserBuffer`. When either is missing, `readIntoBuffer` returns false and the
- * caller keeps its 'data' listener. Plain TCP only: a TLS socket reads through its own layer.
+ * caller keeps its 'data' listener. Works for a TLSSocket too: its handle (Node's TLSWrap) is a
+ * stream handle with the same `useUserBuffer`, and hands each decrypted read to that buffer; a
+ * tls.Server has no `onread` option either (it wraps the accepted socket, and TLSSocket ignores
+ * `onread` when given one).
  *
  * Contract for `onRead`: it is called as a method of the socket (`this` is the socket) with the
  * byte count; the bytes are `buffer.subarray(0, nread)`, valid only until it returns, so what must

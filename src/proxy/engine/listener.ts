@@ -137,8 +137,9 @@ export class Listener implements ListenerContext {
   get accessLog(): AccessLog {
     return this.host.accessLog;
   }
+  /** Plain and TLS client sockets alike (a TLSSocket's handle takes a user buffer too). */
   get readBuffer(): Buffer | undefined {
-    return this.config.protocol === 'http' ? this.host.readBuffer : undefined;
+    return this.host.readBuffer;
   }
   get tunnelIdleTimeoutMs(): number {
     return this.host.websocket().idleTimeoutMs;

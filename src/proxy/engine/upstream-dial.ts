@@ -1,6 +1,6 @@
 /**
- * Opening a connection to a backend endpoint: plain TCP reading into the proxy's shared buffer
- * (no Buffer allocated per read), or TLS with SNI, the cluster's CA and session resumption.
+ * Opening a connection to a backend endpoint, plain TCP or TLS (SNI, the cluster's CA, session
+ * resumption); either reads into the proxy's shared buffer, so no Buffer is allocated per read.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -28,16 +28,25 @@ export interface DialHost {
 }
 
 /**
- * The socket to `endpoint`. Plain TCP: each read is handed to `onRead` as a view of
- * `host.readBuffer`, valid only during the call. TLS: the caller listens for 'data'.
+ * The socket to `endpoint`. Each read (decrypted, for TLS) is handed to `onRead` as a view of
+ * `host.readBuffer`, valid only during the call; the socket emits no 'data'.
  */
 export function dialUpstream(endpoint: EndpointConfig, upstreamTls: ClusterConfig['tls'], ca: Buffer | undefined, host: DialHost, onRead: (chunk: Buffer) => void): net.Socket {
   const { host: name, port } = endpoint;
+  const readBuffer = host.readBuffer;
+  const callback = (nread: number): boolean => {
+    onRead(readBuffer.subarray(0, nread));
+    return true; // keep reading (false would pause the socket)
+  };
   if (upstreamTls.enabled) {
     const servername = upstreamTls.servername ?? (net.isIP(name) === 0 ? name : undefined);
-    const options: tls.ConnectionOptions & { host: string; port: number } = {
+    // `onread` works for tls.connect as for net.connect when no `socket` is given (TLSSocket passes
+    // it to net.Socket, and TLSWrap hands decrypted bytes to the same read callback); @types/node
+    // lists it for net only. Without it each decrypted read would allocate an ArrayBuffer.
+    const options: tls.ConnectionOptions & { host: string; port: number; onread: net.OnReadOpts } = {
       host: name,
       port,
+      onread: { buffer: readBuffer, callback },
       rejectUnauthorized: upstreamTls.rejectUnauthorized,
       ALPNProtocols: ['http/1.1'],
       ...(servername === undefined ? {} : { servername }),
@@ -45,10 +54,5 @@ export function dialUpstream(endpoint: EndpointConfig, upstreamTls: ClusterConfi
     };
     return host.tlsSessions === undefined ? tls.connect(options) : host.tlsSessions.connect(options);
   }
-  const readBuffer = host.readBuffer;
-  const callback = (nread: number): boolean => {
-    onRead(readBuffer.subarray(0, nread));
-    return true; // keep reading (false would pause the socket)
-  };
   return net.connect({ host: name, port, noDelay: true, onread: { buffer: readBuffer, callback } });
 }
