@@ -12,7 +12,11 @@ import type { CloseReason } from '../../core/close-reason.js';
 import type { Member } from './cluster.js';
 import type { PoolWaiter, PoolWant } from './endpoint-pool.js';
 import type { UpstreamConnection, UpstreamSink } from './upstream-connection.js';
+import { HttpParseError } from '../../http/wire/index.js';
+import type { ResponseHead } from '../../http/wire/index.js';
 import { Http1ResponseReader } from './http1-response-reader.js';
+
+const EMPTY = Buffer.alloc(0);
 import type { Exchange } from './exchange.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
 
@@ -119,12 +123,71 @@ export class Attempt implements UpstreamAttempt, PoolWaiter, UpstreamSink {
       this.ttfbMs = this.ex.ctx.clock.now() - this.#sentMs;
       this.ex.cluster.latency.record(this.member.view, this.ttfbMs);
     }
-    this.ex.responseBytes(this, chunk, shared);
+    const reader = this.reader;
+    if (reader.head !== null) return this.#body(chunk, 0, shared, null);
+    reader.append(chunk);
+    this.#head(shared);
+    // An incomplete head (or the start of the next) outlives the call.
+    if (shared) reader.keep(chunk);
+  }
+
+  /** Heads in the bytes so far: interim ones passed on, then the final one. */
+  #head(shared: boolean): void {
+    const reader = this.reader;
+    for (;;) {
+      let next: ReturnType<Http1ResponseReader['nextHead']>;
+      try {
+        next = reader.nextHead();
+      } catch (error) {
+        return this.ex.badResponse(this, `upstream sent a bad response head: ${error instanceof HttpParseError ? error.code : 'ERR_UPSTREAM_RESPONSE'}`);
+      }
+      if (next === null) return;
+      const { res, rest } = next;
+      if (res.statusCode >= 100 && res.statusCode < 200 && !res.tunnel) {
+        // 100 Continue and other interim responses: forward and read the next head.
+        this.ex.responseInterim(this, res);
+        reader.again(rest);
+        if (rest.length === 0) return;
+        continue;
+      }
+      if (!this.ex.responseHead(this, res)) return;
+      if (res.tunnel) {
+        const upstream = this.handOver();
+        if (upstream !== null) this.ex.responseUpgrade(this, res, upstream, rest, shared);
+        return;
+      }
+      if (!reader.begin(res)) return this.ex.responseStart(this, res, EMPTY, false, true);
+      // With no body bytes yet, the head goes alone; the body comes in a later read.
+      if (rest.length === 0) return this.ex.responseStart(this, res, EMPTY, false, false);
+      return this.#body(rest, 0, shared, res);
+    }
+  }
+
+  /** Body bytes from `chunk[offset..]`; with `start`, the head goes out with them. */
+  #body(chunk: Buffer, offset: number, shared: boolean, start: ResponseHead | null): void {
+    const reader = this.reader;
+    let end: number;
+    try {
+      end = reader.bodyEnd(chunk, offset);
+    } catch (error) {
+      // A broken chunked body from upstream: the client's response is cut off.
+      return this.ex.badBody(this, `upstream sent a bad chunked body: ${error instanceof HttpParseError ? error.code : 'ERR_UPSTREAM_RESPONSE'}`, start);
+    }
+    const piece = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
+    if (start !== null) return this.ex.responseStart(this, start, piece, shared, reader.done);
+    this.ex.responseData(this, piece, shared);
+    if (reader.done) this.ex.responseEnd(this, null);
   }
 
   onUpstreamClose(error: Error | undefined): void {
     if (this.upstream === null) return;
     this.upstream = null;
+    const head = this.reader.head;
+    if (head !== null && head.bodyUntilClose && error === undefined) {
+      // A body delimited by the close: this was its end.
+      this.reader.reusable = false;
+      return this.ex.responseEnd(this, null);
+    }
     this.ex.upstreamClosed(this, error);
   }
 

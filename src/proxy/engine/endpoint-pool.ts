@@ -271,7 +271,7 @@ export class EndpointPool {
   }
 
   #connect(want: PoolWant): void {
-    // Plain-TCP reads land in the shared buffer (PoolHost.readBuffer); `onData` is bound below.
+    // Reads (plain or decrypted TLS) land in the shared buffer (PoolHost.readBuffer); `onData` is bound below.
     const socket = dialUpstream(this.endpoint, this.cluster.tls, this.ca, this.host, (chunk) => onData(chunk, true));
     const upstreamTls = this.cluster.tls;
     const conn = new UpstreamConnection(socket, nextConnectionId++, this.host.clock.now());
@@ -314,7 +314,6 @@ export class EndpointPool {
       if (conn.state === 'active' && conn.sink !== undefined) conn.sink.onUpstreamData(chunk, shared);
       else if (conn.state === 'idle') this.#destroy(conn, 'stale'); // a server does not speak first
     };
-    if (upstreamTls.enabled) socket.on('data', (chunk: Buffer) => onData(chunk, false));
     socket.on('drain', () => conn.sink?.onUpstreamDrain());
     socket.on('error', (error: Error) => {
       conn.failure = error;

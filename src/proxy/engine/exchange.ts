@@ -14,7 +14,6 @@
  * within `retries.maxAttempts` and `retries.timeBudgetMs`, for the causes in `retries.retryOn`.
  * The failed endpoint's idle connections are probed and the closing ones dropped.
  */
-import { HttpParseError } from '../../http/wire/index.js';
 import type { HeadLimits, RequestHead, ResponseHead } from '../../http/wire/index.js';
 import { IDEMPOTENT_METHODS } from '../../http/retry-rule.js';
 import { IllegalTransitionError } from '../../core/state-table.js';
@@ -26,11 +25,11 @@ import type { ListenerMetrics } from '../metrics/index.js';
 import type { AccessLog } from './access-log.js';
 import type { Cluster } from './cluster.js';
 import type { ClientSide } from './client-side.js';
+import type { UpstreamConnection } from './upstream-connection.js';
 import { owned } from './borrowed-bytes.js';
 import { attemptTimeoutMs, mayRetry } from './retry-decision.js';
 import { logExchange } from './exchange-log.js';
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { Http1ResponseReader } from './http1-response-reader.js';
 import { Attempt } from './attempt.js';
 import { Http2Attempt } from './http2-attempt.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
@@ -185,97 +184,81 @@ export class Exchange {
     if (!this.requestDone) this.client.resumeRequest();
   }
 
-  // ---- response -----------------------------------------------------------------------------
+  // ---- the response, from either attempt (heads and body pieces; the attempt reads its protocol) --
 
-  /** Attempt: bytes from the backend. */
-  responseBytes(attempt: Attempt, chunk: Buffer, shared: boolean): void {
-    if (attempt !== this.#attempt) return;
-    const reader = attempt.reader;
-    if (reader.head !== null) return this.#responseBody(attempt, chunk, 0, shared, false);
-    reader.append(chunk);
-    this.#responseHead(attempt, shared);
-    // An incomplete head (or the start of the next) outlives the call.
-    if (shared) reader.keep(chunk);
+  /** An interim (1xx) head. */
+  responseInterim(attempt: UpstreamAttempt, res: ResponseHead): void {
+    if (attempt === this.#attempt && this.phase !== 'done') this.client.interim(res);
   }
 
-  #responseHead(attempt: Attempt, shared: boolean): void {
-    const reader = attempt.reader;
-    for (;;) {
-      let next: ReturnType<Http1ResponseReader['nextHead']>;
-      try {
-        next = reader.nextHead();
-      } catch (error) {
-        this.errorDetail = `upstream sent a bad response head: ${error instanceof HttpParseError ? error.code : 'ERR_UPSTREAM_RESPONSE'}`;
-        this.cluster.record(attempt.member, '5xx');
-        return this.#fail(502, 'ERR_BAD_UPSTREAM_RESPONSE', 'protocol_error');
-      }
-      if (next === null) return;
-      const { res, rest } = next;
-      if (res.statusCode >= 100 && res.statusCode < 200 && !res.tunnel) {
-        // 100 Continue and other interim responses: forward and read the next head.
-        this.client.interim(res);
-        reader.again(rest);
-        if (rest.length === 0) return;
-        continue;
-      }
-      const code = res.statusCode;
-      if ((code === 502 || code === 503 || code === 504) && this.#mayRetry('status', String(code) as RetryCondition)) {
-        this.errorDetail = `upstream answered ${code}`;
-        this.cluster.record(attempt.member, '5xx');
-        return this.#retry(attempt, 'aborted', String(code));
-      }
-      this.status = code;
-      if (res.tunnel) {
-        const upstream = attempt.handOver();
-        if (upstream === null) return;
-        this.#attempt = null;
-        this.#to('upgraded');
-        this.client.upgrade(this, res, upstream, attempt.member, rest, shared);
-        return this.#end();
-      }
-      this.#to('responding');
-      if (res.bodyUntilClose) this.closeConnection = true;
-      if (!reader.begin(res)) {
-        this.client.respond(this, res, EMPTY, false, true);
-        return this.#finish(attempt);
-      }
-      // With no body bytes yet, the head goes alone; the body comes in a later read.
-      if (rest.length === 0) this.client.respond(this, res, EMPTY, false, false);
-      else this.#responseBody(attempt, rest, 0, shared, true);
-      return;
+  /**
+   * The final head. False when the exchange does not take it: a retryable status was retried
+   * (the attempt is released), or the attempt is no longer current.
+   */
+  responseHead(attempt: UpstreamAttempt, res: ResponseHead): boolean {
+    if (attempt !== this.#attempt || this.phase === 'done') return false;
+    const code = res.statusCode;
+    if ((code === 502 || code === 503 || code === 504) && this.#mayRetry('status', String(code) as RetryCondition)) {
+      this.errorDetail = `upstream answered ${code}`;
+      this.cluster.record(attempt.member, '5xx');
+      this.#retry(attempt, 'aborted', String(code));
+      return false;
     }
+    this.status = code;
+    return true;
   }
 
-  /** Response body bytes from `chunk[offset..]`; with `start`, the head goes out with them. */
-  #responseBody(attempt: Attempt, chunk: Buffer, offset: number, shared: boolean, start: boolean): void {
-    const reader = attempt.reader;
-    const res = reader.head;
-    if (res === null) return;
-    let end: number;
-    try {
-      end = reader.bodyEnd(chunk, offset);
-    } catch (error) {
-      // A broken chunked body from upstream: the client's response is cut off.
-      this.errorCode = 'ERR_BAD_UPSTREAM_RESPONSE';
-      this.errorDetail = `upstream sent a bad chunked body: ${error instanceof HttpParseError ? error.code : 'ERR_UPSTREAM_RESPONSE'}`;
-      if (start) this.client.respond(this, res, EMPTY, false, false);
-      return this.#abort('protocol_error');
-    }
-    const piece = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
+  /** The response begins, with `first` body bytes (maybe none); `complete`: no more body. */
+  responseStart(attempt: UpstreamAttempt, res: ResponseHead, first: Buffer, shared: boolean, complete: boolean): void {
+    this.#to('responding');
+    if (res.bodyUntilClose) this.closeConnection = true;
+    this.bytesOut += first.length;
+    if (!this.client.respond(this, res, first, shared, complete)) attempt.pause();
+    if (complete) this.#finish(attempt);
+  }
+
+  /** More body bytes, framed for the client as the head said. */
+  responseData(attempt: UpstreamAttempt, piece: Buffer, shared: boolean): void {
+    if (attempt !== this.#attempt || this.phase !== 'responding') return;
     this.bytesOut += piece.length;
-    const ok = start ? this.client.respond(this, res, piece, shared, reader.done) : this.client.body(piece, shared);
-    if (!ok) attempt.pause();
-    if (reader.done) this.#finish(attempt);
+    if (!this.client.body(piece, shared)) attempt.pause();
   }
 
-  /** Attempt: its connection closed (FIN, or `error`). */
-  upstreamClosed(attempt: Attempt, error: Error | undefined): void {
+  /** The response is complete; `trailers` for an HTTP/2 client (null: none, or framed in the body). */
+  responseEnd(attempt: UpstreamAttempt, trailers: OutgoingHttpHeaders | null): void {
+    if (attempt !== this.#attempt || this.phase !== 'responding') return;
+    if (trailers !== null) this.client.trailers(trailers);
+    this.#finish(attempt);
+  }
+
+  /** The backend accepted an upgrade: the connection becomes the client side's tunnel. */
+  responseUpgrade(attempt: UpstreamAttempt, res: ResponseHead, upstream: UpstreamConnection, rest: Buffer, shared: boolean): void {
+    this.#attempt = null;
+    this.#to('upgraded');
+    this.client.upgrade(this, res, upstream, attempt.member, rest, shared);
+    this.#end();
+  }
+
+  /** The backend's response head could not be read. */
+  badResponse(attempt: UpstreamAttempt, detail: string): void {
     if (attempt !== this.#attempt || this.phase === 'done') return;
-    const head = attempt.reader.head;
-    if (head !== null && head.bodyUntilClose && error === undefined) {
-      attempt.reader.reusable = false;
-      return this.#finish(attempt);
-    }
+    this.errorDetail = detail;
+    this.cluster.record(attempt.member, '5xx');
+    this.#fail(502, 'ERR_BAD_UPSTREAM_RESPONSE', 'protocol_error');
+  }
+
+  /** The backend's body framing broke: the client's response is cut off (`start`: its head goes first). */
+  badBody(attempt: UpstreamAttempt, detail: string, start: ResponseHead | null): void {
+    if (attempt !== this.#attempt || this.phase === 'done') return;
+    this.errorCode = 'ERR_BAD_UPSTREAM_RESPONSE';
+    this.errorDetail = detail;
+    if (start !== null) this.responseStart(attempt, start, EMPTY, false, false);
+    this.#abort('protocol_error');
+  }
+
+  /** The connection closed (FIN, or `error`) before the response was complete. */
+  upstreamClosed(attempt: UpstreamAttempt, error: Error | undefined): void {
+    if (attempt !== this.#attempt || this.phase === 'done') return;
     const errno = (error as { code?: unknown } | undefined)?.code;
     this.errno = typeof errno === 'string' ? errno : null;
     if (attempt.ttfbMs === null) {
@@ -290,47 +273,9 @@ export class Exchange {
     this.#abort('aborted');
   }
 
-  // ---- the response from an HTTP/2 backend (Http2Attempt: heads and DATA, no HTTP/1 bytes) ---
-
-  /** An interim (1xx) head. */
-  responseInterim(attempt: UpstreamAttempt, res: ResponseHead): void {
-    if (attempt === this.#attempt && this.phase !== 'done') this.client.interim(res);
-  }
-
-  /** The final head; `complete`: no body follows. */
-  responseStart(attempt: UpstreamAttempt, res: ResponseHead, complete: boolean): void {
+  /** An HTTP/2 stream failed: `refused` when the backend said it did not process it. */
+  streamFailed(attempt: UpstreamAttempt, failure: 'refused' | 'reset', detail: string): void {
     if (attempt !== this.#attempt || this.phase === 'done') return;
-    const code = res.statusCode;
-    if ((code === 502 || code === 503 || code === 504) && this.#mayRetry('status', String(code) as RetryCondition)) {
-      this.errorDetail = `upstream answered ${code}`;
-      this.cluster.record(attempt.member, '5xx');
-      return this.#retry(attempt, 'aborted', String(code));
-    }
-    this.status = code;
-    this.#to('responding');
-    if (res.bodyUntilClose) this.closeConnection = true;
-    this.client.respond(this, res, EMPTY, false, complete);
-    if (complete) this.#finish(attempt);
-  }
-
-  /** Body bytes (owned), framed for the client as the head said. */
-  responseData(attempt: UpstreamAttempt, piece: Buffer): void {
-    if (attempt !== this.#attempt || this.phase !== 'responding') return;
-    this.bytesOut += piece.length;
-    if (!this.client.body(piece, false)) attempt.pause();
-  }
-
-  /** The response is complete; `trailers` for an HTTP/2 client (null: none, or framed in the body). */
-  responseEnd(attempt: UpstreamAttempt, trailers: OutgoingHttpHeaders | null): void {
-    if (attempt !== this.#attempt || this.phase !== 'responding') return;
-    if (trailers !== null) this.client.trailers(trailers);
-    this.#finish(attempt);
-  }
-
-  /** The stream failed: `refused` when the backend said it did not process it. */
-  streamFailed(attempt: UpstreamAttempt, failure: 'refused' | 'reset', detail: string, errno: string | null): void {
-    if (attempt !== this.#attempt || this.phase === 'done') return;
-    this.errno = errno;
     if (this.phase !== 'responding') {
       if (failure === 'reset') this.cluster.record(attempt.member, 'reset');
       this.errorDetail = `upstream HTTP/2 stream ${failure === 'refused' ? 'not processed' : 'failed'} before the response: ${detail}`;

@@ -26,6 +26,8 @@ import type { Http2UpstreamSession } from './http2-upstream-session.js';
 import { chunk, framingFor, lastChunk, responseHeadFromHttp2, trailerFields } from './http2-upstream-fields.js';
 import type { Http2BodyFraming } from './http2-upstream-fields.js';
 
+const EMPTY = Buffer.alloc(0);
+
 export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
   reused = false;
   written = false;
@@ -90,7 +92,7 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
       this.#session = null;
       this.pool.release(session);
       this.#end();
-      return this.ex.streamFailed(this, 'refused', (cause as Error).message, null);
+      return this.ex.streamFailed(this, 'refused', (cause as Error).message);
     }
     this.#stream = stream;
     this.written = true;
@@ -175,19 +177,19 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
     this.#heard();
     const res = responseHeadFromHttp2(headers, this.ex.head.method, endStream, this.#framing);
     this.#chunking = res.chunked;
-    this.ex.responseStart(this, res, endStream || res.noBody);
+    if (this.ex.responseHead(this, res)) this.ex.responseStart(this, res, EMPTY, false, endStream || res.noBody);
   }
 
   #onData(piece: Buffer): void {
     const session = this.#session;
     if (session !== null) session.heard += 1;
     if (piece.length === 0) return;
-    this.ex.responseData(this, this.#chunking ? chunk(piece) : piece);
+    this.ex.responseData(this, this.#chunking ? chunk(piece) : piece, false);
   }
 
   #onEnd(): void {
     if (this.#ended) return;
-    if (this.#chunking) this.ex.responseData(this, lastChunk(this.#trailers));
+    if (this.#chunking) this.ex.responseData(this, lastChunk(this.#trailers), false);
     const trailers = this.#framing === 'raw' && this.#trailers !== null ? trailerFields(this.#trailers) : null;
     this.ex.responseEnd(this, trailers);
   }
@@ -202,7 +204,7 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
     this.#end();
     if (session !== null) this.pool.release(session);
     const detail = `stream closed with ${rstName(code)}${session?.goaway === true ? ' after the backend\'s GOAWAY' : ''}`;
-    this.ex.streamFailed(this, refused ? 'refused' : 'reset', detail, null);
+    this.ex.streamFailed(this, refused ? 'refused' : 'reset', detail);
   }
 
   // ---- ending -------------------------------------------------------------------------------
