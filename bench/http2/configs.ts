@@ -159,10 +159,14 @@ http {
 /** The lifeline cluster lines that make its upstream HTTP/2 (h2c in clear): the key under test. */
 export const LIFELINE_UPSTREAM_H2 = '    protocol: http2\n';
 
-/** HAProxy with an HTTP/2 upstream (`proto h2` on the server line), the reference for the upstream scenario. */
+/**
+ * HAProxy with an HTTP/2 upstream (`proto h2` on the server line), the reference for the upstream
+ * scenario. `http-reuse always`: with `safe` (the throughput runs' setting) each client session's
+ * first request takes a server connection of its own, so 50 h2load clients open about 50 backend
+ * connections; `always` lets every stream share the multiplexed ones, HAProxy's best case here.
+ */
 export function upstreamHaproxy(port: number, backendPort: number): string {
-  return frontHaproxy(port, backendPort, 'h2c', { certFile: '', keyFile: '', pemFile: '' }).replace(
-    `server b1 127.0.0.1:${backendPort}`,
-    `server b1 127.0.0.1:${backendPort} proto h2`,
-  );
+  return frontHaproxy(port, backendPort, 'h2c', { certFile: '', keyFile: '', pemFile: '' })
+    .replace(`server b1 127.0.0.1:${backendPort}`, `server b1 127.0.0.1:${backendPort} proto h2`)
+    .replace('http-reuse safe', 'http-reuse always');
 }

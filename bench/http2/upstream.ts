@@ -73,7 +73,7 @@ export const UPSTREAM_FRONTS: Front[] = [
   },
   {
     id: 'haproxy',
-    label: 'HAProxy (`server ... proto h2`, http-reuse safe)',
+    label: 'HAProxy (`server ... proto h2`, `http-reuse always`)',
     node: false,
     unavailable: () => (has('haproxy') ? null : 'haproxy not installed'),
     command: (dir, port, backendPort) => {
