@@ -10,6 +10,8 @@ import type { UpstreamRun } from './upstream.js';
 
 export interface Run extends H2loadRun {
   cpuPer1k: number;
+  /** New backend connections per 1,000 backend requests in the measured window (0 for the bare server). */
+  upstreamPer1k: number;
 }
 
 export interface Row {
@@ -32,6 +34,7 @@ export interface Summary {
   cpuPer1k: number;
   errors: number;
   rounds: number[];
+  upstreamPer1k: number;
 }
 
 export function summarize(runs: Run[]): Summary {
@@ -42,6 +45,7 @@ export function summarize(runs: Run[]): Summary {
     cpuPer1k: median(runs.map((r) => r.cpuPer1k)),
     errors: runs.reduce((a, r) => a + r.failed + r.non2xx, 0),
     rounds: runs.map((r) => r.rps),
+    upstreamPer1k: median(runs.map((r) => r.upstreamPer1k)),
   };
 }
 
@@ -56,14 +60,15 @@ export function throughputTable(rows: Map<Row, Run[]>): string {
   const bare = cpuOf(rows, 'node-http2');
   const nginx = cpuOf(rows, 'nginx');
   const lines = [...rows].map(([row, runs]) => {
-    if (row.error || runs.length === 0) return `| ${row.label} | ${NA} | | | | | | | |`;
+    if (row.error || runs.length === 0) return `| ${row.label} | ${NA} | | | | | | | | |`;
     const s = summarize(runs);
     const errs = runs.map((x) => `${x.failed}+${x.non2xx}`).join(', ');
-    return `| ${row.label} | ${fmtInt(s.rps)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtCpu(s.cpuPer1k)} | ${fmtRatio(s.cpuPer1k / bare)} | ${fmtRatio(s.cpuPer1k / nginx)} | ${s.errors === 0 ? '0' : `${s.errors} (${errs})`} | ${s.rounds.map(fmtInt).join(', ')} |`;
+    const upstream = row.id === 'node-http2' ? '-' : s.upstreamPer1k.toFixed(2);
+    return `| ${row.label} | ${fmtInt(s.rps)} | ${fmtMs(s.p50Ms)} | ${fmtMs(s.p99Ms)} | ${fmtCpu(s.cpuPer1k)} | ${fmtRatio(s.cpuPer1k / bare)} | ${fmtRatio(s.cpuPer1k / nginx)} | ${upstream} | ${s.errors === 0 ? '0' : `${s.errors} (${errs})`} | ${s.rounds.map(fmtInt).join(', ')} |`;
   });
   return [
-    '| front | req/s | p50 ms | p99 ms | CPU s / 1,000 req | CPU vs bare node:http2 | CPU vs nginx | errors (failed+non-2xx, all rounds) | req/s per round |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| front | req/s | p50 ms | p99 ms | CPU s / 1,000 req | CPU vs bare node:http2 | CPU vs nginx | new backend connections / 1,000 req | errors (failed+non-2xx, all rounds) | req/s per round |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...lines,
   ].join('\n');
 }
@@ -103,7 +108,7 @@ export function upstreamTable(rows: Map<Row, UpstreamRun[]>, bound: number): str
     const inAll = median(runs.map((x) => x.openedInAll));
     const steady = median(runs.map((x) => x.steadyPer1k));
     const ok = runs.every((x) => x.openedInAll <= bound) && runs.every((x) => x.steadyPer1k === 0);
-    const s = summarize(runs.map((x) => ({ ...x.run, cpuPer1k: x.cpuPer1k })));
+    const s = summarize(runs.map((x) => ({ ...x.run, cpuPer1k: x.cpuPer1k, upstreamPer1k: Number.NaN })));
     return `| ${row.label} | ${runs.map((x) => fmtInt(x.openedInAll)).join(', ')} | ${steady.toFixed(2)} (${runs.map((x) => x.steadyPer1k.toFixed(2)).join(', ')}) | ${ok ? 'met' : `**not met** (median ${fmtInt(inAll)} in all)`} | ${fmtInt(s.rps)} | ${fmtMs(s.p99Ms)} | ${fmtCpu(s.cpuPer1k)} | ${s.errors} |`;
   });
   return [

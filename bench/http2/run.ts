@@ -38,7 +38,7 @@ import { idleConnections, kibPerConnection } from './idle.js';
 import type { Row, Run } from './report.js';
 import { fmtInt, idleTable, summarize, targetsLine, throughputTable, unavailableNotes, upstreamTable } from './report.js';
 import type { H2Backend, UpstreamRun } from './upstream.js';
-import { BACKEND_STREAMS, UPSTREAM_FRONTS, startH2cBackend, upstreamRound } from './upstream.js';
+import { BACKEND_STREAMS, UPSTREAM_FRONTS, startH2cBackend, stubStatus, upstreamRound } from './upstream.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -76,6 +76,7 @@ interface Result {
 
 interface Backend {
   port: number;
+  statusPort: number;
   child: ChildProcess;
 }
 
@@ -91,12 +92,14 @@ async function startBackend(dir: string): Promise<Backend> {
   await waitReady(port, child, join(dir, 'backend-error.log'), SMALL_BODY);
   const big = await get(port, LARGE_PATH);
   if (big?.body.length !== LARGE_BODY_BYTES) throw new Error('backend: /64k is not 64 KiB');
-  return { port, child };
+  return { port, statusPort, child };
 }
 
-async function measure(r: Running, mode: Mode, path: string, dir: string): Promise<Run> {
+async function measure(r: Running, mode: Mode, path: string, dir: string, backend: Backend): Promise<Run> {
   let t0 = 0;
   let t1 = 0;
+  let s0 = { accepts: 0, requests: 0 };
+  let s1 = { accepts: 0, requests: 0 };
   const run = await h2load({
     core: CORE_LOAD,
     url: url(mode, r.port, path),
@@ -105,10 +108,18 @@ async function measure(r: Running, mode: Mode, path: string, dir: string): Promi
     seconds: SECONDS,
     warmupSeconds: WARMUP_SECONDS,
     logFile: join(dir, `h2load-${r.port}.log`),
-    onMeasureStart: () => void (t0 = cpuTicks(r.pid)),
-    onMeasureEnd: () => void (t1 = cpuTicks(r.pid)),
+    onMeasureStart: async () => {
+      t0 = cpuTicks(r.pid);
+      s0 = await stubStatus(backend.statusPort);
+    },
+    onMeasureEnd: async () => {
+      t1 = cpuTicks(r.pid);
+      s1 = await stubStatus(backend.statusPort);
+    },
   });
-  return { ...run, cpuPer1k: ((t1 - t0) / CLK_TCK / run.requests) * 1000 };
+  // The bare server has no upstream; the second read is itself one accept and one request.
+  const upstreamPer1k = (Math.max(0, s1.accepts - s0.accepts - 1) / Math.max(1, s1.requests - s0.requests - 1)) * 1000;
+  return { ...run, cpuPer1k: ((t1 - t0) / CLK_TCK / run.requests) * 1000, upstreamPer1k };
 }
 
 /**
@@ -125,9 +136,9 @@ async function oneRound(f: Front, res: Result, dir: string, tls: Tls, backend: B
       const r = await startFront(f, dir, backend.port, mode, tls, cpus, true);
       try {
         for (const s of SCENARIOS.filter((x) => x.mode === mode)) {
-          const run = await measure(r, mode, s.path, dir);
+          const run = await measure(r, mode, s.path, dir, backend);
           res.runs[s.id].push(run);
-          process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s ${run.cpuPer1k.toFixed(4)} CPU s/1k; `);
+          process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s ${run.cpuPer1k.toFixed(4)} CPU s/1k ${run.upstreamPer1k.toFixed(1)} upstream conns/1k; `);
         }
       } finally {
         await stop(r.child);

@@ -51,11 +51,11 @@ export async function startH2cBackend(dir: string, core: number): Promise<H2Back
   return { port, statusPort, child };
 }
 
-/** stub_status counters; each read is itself one accepted connection and one request. */
-async function stubStatus(b: H2Backend): Promise<{ accepts: number; requests: number }> {
-  const r = await get(b.statusPort, '/');
+/** An nginx backend's stub_status counters; each read is itself one accepted connection and one request. */
+export async function stubStatus(statusPort: number): Promise<{ accepts: number; requests: number }> {
+  const r = await get(statusPort, '/');
   const m = /accepts handled requests\s+(\d+)\s+\d+\s+(\d+)/.exec(r?.body ?? '');
-  if (!m) throw new Error(`h2c backend stub_status unreadable: ${r?.body ?? 'no answer'}`);
+  if (!m) throw new Error(`backend stub_status unreadable: ${r?.body ?? 'no answer'}`);
   return { accepts: Number(m[1]), requests: Number(m[2]) };
 }
 
@@ -95,7 +95,7 @@ export interface UpstreamLoad {
 }
 
 export async function upstreamRound(f: Front, dir: string, tls: Tls, backend: H2Backend, load: UpstreamLoad): Promise<UpstreamRun> {
-  const start = await stubStatus(backend);
+  const start = await stubStatus(backend.statusPort);
   const r = await startFront(f, dir, backend.port, 'h2c', tls, String(load.coreFront), false);
   try {
     let atMeasure: { accepts: number; requests: number } | null = null;
@@ -112,11 +112,11 @@ export async function upstreamRound(f: Front, dir: string, tls: Tls, backend: H2
       logFile: join(dir, `h2load-upstream-${f.id}.log`),
       onMeasureStart: async () => {
         t0 = cpuTicks(r.pid);
-        atMeasure = await stubStatus(backend);
+        atMeasure = await stubStatus(backend.statusPort);
       },
       onMeasureEnd: async () => {
         t1 = cpuTicks(r.pid);
-        atEnd = await stubStatus(backend);
+        atEnd = await stubStatus(backend.statusPort);
       },
     });
     if (!atMeasure || !atEnd) throw new Error('stub_status was not read in the measured window');
