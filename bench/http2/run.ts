@@ -44,6 +44,9 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const WRITE = argv.includes('--write');
 const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+/** A mistake in the command line: its message is printed alone, without a stack. */
+class UsageError extends Error {}
+const unknownFlags = argv.filter((a) => !['--quick', '--write', '--no-install'].includes(a) && !a.startsWith('--only='));
 const ROUNDS = QUICK ? 1 : 2;
 const SECONDS = QUICK ? 2 : 10;
 const WARMUP_SECONDS = QUICK ? 1 : 2;
@@ -214,12 +217,16 @@ async function runUpstream(dir: string, tls: Tls): Promise<Map<Row, UpstreamRun[
 }
 
 async function main(): Promise<void> {
+  if (unknownFlags.length) throw new UsageError(`unknown argument ${unknownFlags.join(', ')}; known: --quick, --write, --no-install, --only=ID[,ID...]`);
   const t0 = Date.now();
   const loadStart = loads();
   const installNote = install();
   for (const cmd of ['h2load', 'taskset', 'nginx', 'openssl']) {
     if (!has(cmd)) throw new Error(`bench/http2 needs ${cmd}: run bash bench/http2/install.sh`);
   }
+  const known = new Set([...FRONTS, ...UPSTREAM_FRONTS].map((f) => f.id));
+  const unknown = (ONLY ?? []).filter((id) => !known.has(id));
+  if (unknown.length) throw new UsageError(`--only: unknown front ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   const fronts = FRONTS.filter((f) => !ONLY || ONLY.includes(f.id));
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-http2-'));
   removeAtExit(dir);
@@ -295,7 +302,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench/http2: ${(err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`bench/http2: ${err instanceof UsageError ? err.message : ((err as Error).stack ?? String(err))}\n`);
   killAll();
   process.exitCode = 1;
 });
