@@ -6,7 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { live } from '../proxy/processes.js';
+import { killGroup, live } from '../proxy/processes.js';
+
+/** How long past its planned end an h2load run may take before it is killed. */
+const H2LOAD_GRACE_MS = 60_000;
 
 export interface H2loadRun {
   /** Requests completed in the measured window (after the warm-up). */
@@ -104,8 +107,18 @@ export async function h2load(o: H2loadOptions): Promise<H2loadRun> {
     }
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  // h2load waits for the streams in flight when its window closes; a front that stops answering
+  // would hold it forever, so it gets a minute past its planned end, then is killed.
+  const limitMs = (o.warmupSeconds + o.seconds) * 1000 + H2LOAD_GRACE_MS;
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    killGroup(child, 'SIGKILL');
+  }, limitMs);
   const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearTimeout(timer);
   live.delete(child);
+  if (killed) throw new Error(`h2load did not finish within ${limitMs / 1000} s (killed): ${out.trim().slice(-300)}`);
   await pending;
   if (code !== 0) throw new Error(`h2load exited with ${code}: ${out.trim().slice(-300)}`);
   if (!started || !ended) throw new Error(`h2load never reported its measured window: ${out.trim().slice(-300)}`);
