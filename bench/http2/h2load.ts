@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { killGroup, live } from '../proxy/processes.js';
 
-/** How long past its planned end an h2load run may take before it is killed. */
-const H2LOAD_GRACE_MS = 60_000;
+/** How long past its planned end an h2load run may take before it is killed, by default. */
+const H2LOAD_GRACE_MS = 30_000;
 
 export interface H2loadRun {
   /** Requests completed in the measured window (after the warm-up). */
@@ -37,6 +37,8 @@ export interface H2loadOptions {
   onMeasureStart?: () => void | Promise<void>;
   /** Called when h2load says the measured window is over, before it stops its clients. */
   onMeasureEnd?: () => void | Promise<void>;
+  /** How long past warm-up + duration h2load may run before it is killed (default 30 s). */
+  graceMs?: number;
 }
 
 export function h2loadArgs(o: Pick<H2loadOptions, 'clients' | 'streams' | 'seconds' | 'warmupSeconds' | 'url'>): string[] {
@@ -108,8 +110,8 @@ export async function h2load(o: H2loadOptions): Promise<H2loadRun> {
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
   // h2load waits for the streams in flight when its window closes; a front that stops answering
-  // would hold it forever, so it gets a minute past its planned end, then is killed.
-  const limitMs = (o.warmupSeconds + o.seconds) * 1000 + H2LOAD_GRACE_MS;
+  // would hold it forever, so it gets a grace period past its planned end, then is killed.
+  const limitMs = (o.warmupSeconds + o.seconds) * 1000 + (o.graceMs ?? H2LOAD_GRACE_MS);
   let killed = false;
   const timer = setTimeout(() => {
     killed = true;

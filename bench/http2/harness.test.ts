@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,9 +21,10 @@ import { h2load, logLatencies, parseSummary, percentile } from './h2load.js';
 const hasH2load = spawnSync('sh', ['-c', 'command -v h2load'], { stdio: 'ignore' }).status === 0;
 const skip = skipFor('bench/http2 harness', hasH2load ? undefined : 'h2load not installed (Debian nghttp2-client)');
 
-/** A node:http2 h2c server on port 0 answering every request with `status` and 100 bytes. */
-async function h2cServer(status: number): Promise<{ port: number; close: () => Promise<void> }> {
+/** A node:http2 h2c server on port 0 answering every request with `status` and 100 bytes (null: never answering). */
+async function h2cServer(status: number | null): Promise<{ port: number; close: () => Promise<void> }> {
   const server = http2.createServer((_req, res) => {
+    if (status === null) return;
     res.writeHead(status, { 'content-length': 100 });
     res.end(Buffer.alloc(100, 'x'));
   });
@@ -130,6 +131,42 @@ test('h2load: a 404 server is counted as non-2xx, not as success', { skip }, asy
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await server.close();
+  }
+});
+
+test('h2load against a front that never answers: an error, not a zero figure', { skip }, async () => {
+  const server = await h2cServer(null);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-http2-harness-'));
+  try {
+    await assert.rejects(
+      h2load({ core: 0, url: `http://127.0.0.1:${server.port}/`, clients: 1, streams: 2, seconds: 1, warmupSeconds: 1, logFile: join(dir, 'log') }),
+      /h2load completed no request/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await server.close();
+  }
+});
+
+test('an h2load that never exits is killed after its grace period and reported, not waited for', async () => {
+  // A stand-in h2load on PATH: real h2load waited once for streams a front never finished (a
+  // quick run against http2-proxy over TLS) but no server written here makes it hang on demand.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-http2-harness-'));
+  const fake = join(dir, 'h2load');
+  writeFileSync(fake, '#!/bin/sh\necho "Warm-up phase is over for thread #0."\necho "Main benchmark duration is over for thread #0. Stopping all clients."\nexec sleep 60\n');
+  chmodSync(fake, 0o755);
+  const path = process.env['PATH'];
+  process.env['PATH'] = `${dir}:${path ?? ''}`;
+  const started = Date.now();
+  try {
+    await assert.rejects(
+      h2load({ core: 0, url: 'http://127.0.0.1:1/', clients: 1, streams: 1, seconds: 1, warmupSeconds: 1, logFile: join(dir, 'log'), graceMs: 1_000 }),
+      /h2load did not finish within 3 s \(killed\)/,
+    );
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  } finally {
+    process.env['PATH'] = path;
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

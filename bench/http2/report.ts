@@ -122,3 +122,9 @@ export function unavailableNotes(rows: Row[]): string {
   const lines = rows.filter((r) => r.error).map((r) => `- ${r.label}: not available: ${r.error ?? ''}`);
   return lines.length ? `Not available in this run:\n\n${[...new Set(lines)].join('\n')}` : '';
 }
+
+/** Scenarios a front ran but that gave no figure (the rounds that did count still do). */
+export function failureNotes(fronts: [string, string[]][]): string {
+  const lines = fronts.flatMap(([label, failures]) => failures.map((f) => `- ${label}: ${f.slice(0, 400)}`));
+  return lines.length ? `Failed runs (left out of the medians above):\n\n${lines.join('\n')}` : '';
+}

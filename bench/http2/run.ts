@@ -37,7 +37,7 @@ import { h2load, h2loadArgs } from './h2load.js';
 import type { IdleRun } from './idle.js';
 import { idleConnections, kibPerConnection } from './idle.js';
 import type { Row, Run } from './report.js';
-import { fmtInt, idleTable, summarize, targetsLine, throughputTable, unavailableNotes, upstreamTable } from './report.js';
+import { failureNotes, fmtInt, idleTable, summarize, targetsLine, throughputTable, unavailableNotes, upstreamTable } from './report.js';
 import type { H2Backend, UpstreamRun } from './upstream.js';
 import { BACKEND_STREAMS, UPSTREAM_FRONTS, startH2cBackend, stubStatus, upstreamRound } from './upstream.js';
 
@@ -76,6 +76,8 @@ interface Result {
   idle: IdleRun[];
   /** 1-minute load average when each of its rounds began. */
   loads: number[];
+  /** Scenarios that produced no figure, with why. */
+  failures: string[];
 }
 
 interface Backend {
@@ -130,7 +132,7 @@ async function measure(r: Running, mode: Mode, path: string, dir: string, backen
  * One round of one front: T1-T4 (one process per mode), then M on a process started before them,
  * which sat idle through T1-T4 on the front core, so its "before" reading is settled too.
  */
-async function oneRound(f: Front, res: Result, dir: string, tls: Tls, backend: Backend): Promise<void> {
+async function oneRound(f: Front, res: Result, dir: string, tls: Tls, backend: Backend, round: number): Promise<void> {
   const cpus = String(CORE_FRONT);
   const fresh = await startFront(f, dir, backend.port, 'h2c', tls, cpus, false);
   try {
@@ -140,9 +142,16 @@ async function oneRound(f: Front, res: Result, dir: string, tls: Tls, backend: B
       const r = await startFront(f, dir, backend.port, mode, tls, cpus, true);
       try {
         for (const s of SCENARIOS.filter((x) => x.mode === mode)) {
-          const run = await measure(r, mode, s.path, dir, backend);
-          res.runs[s.id].push(run);
-          process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s ${run.cpuPer1k.toFixed(4)} CPU s/1k ${run.upstreamPer1k.toFixed(1)} upstream conns/1k; `);
+          // One scenario failing (h2load killed, say) costs that figure only, not the front's others.
+          try {
+            const run = await measure(r, mode, s.path, dir, backend);
+            res.runs[s.id].push(run);
+            process.stderr.write(`${s.id} ${fmtInt(run.rps)} req/s ${run.cpuPer1k.toFixed(4)} CPU s/1k ${run.upstreamPer1k.toFixed(1)} upstream conns/1k; `);
+          } catch (err) {
+            const why = (err as Error).message.replace(/\s+/g, ' ');
+            res.failures.push(`${s.id} in round ${round}: ${why}`);
+            process.stderr.write(`${s.id} failed: ${why}; `);
+          }
         }
       } finally {
         await stop(r.child);
@@ -234,7 +243,7 @@ async function main(): Promise<void> {
   chmodSync(dir, 0o755); // nginx workers run as an unprivileged user and read www/ and the key from here
   const tls = makeCert(dir);
   chmodSync(tls.keyFile, 0o644);
-  const results = new Map<Front, Result>(fronts.map((f) => [f, { row: { id: f.id, label: f.label, error: f.unavailable() }, runs: { T1: [], T2: [], T3: [], T4: [] }, idle: [], loads: [] }]));
+  const results = new Map<Front, Result>(fronts.map((f) => [f, { row: { id: f.id, label: f.label, error: f.unavailable() }, runs: { T1: [], T2: [], T3: [], T4: [] }, idle: [], loads: [], failures: [] }]));
   let backend: Backend | null = null;
   let upstream = new Map<Row, UpstreamRun[]>();
   try {
@@ -246,7 +255,7 @@ async function main(): Promise<void> {
         res.loads.push(loadavg()[0] ?? 0);
         process.stderr.write(`round ${round}/${ROUNDS} ${f.id} (load ${load1()}): `);
         try {
-          await oneRound(f, res, dir, tls, backend);
+          await oneRound(f, res, dir, tls, backend, round);
         } catch (err) {
           res.row.error = `failed in round ${round}: ${(err as Error).message}`;
           process.stderr.write(`${res.row.error}\n`);
@@ -275,6 +284,7 @@ async function main(): Promise<void> {
     `### M: ${fmtInt(IDLE_CONNECTIONS)} idle HTTP/2 client connections (h2c, one GET / each), front RSS\n\nVmRSS of the front's process tree (nginx: master + worker) before the clients connect (the process started ${SETTLE_MS / 1000} s or more earlier and sat idle through T1-T4), 2 s after every client has had its response, and ${SETTLE_MS / 1000} s after that; a Node front is collected before each reading (\`--expose-gc\`, SIGUSR2 through bench/proxy/peers/gc-on-signal.mjs). The settled reading is the per-connection figure, as in bench/proxy's S4 (a burst of connections grows V8's young generation, given back once idle). Clients: \`node bench/http2/peers/idle-h2-clients.mjs PORT COUNT\` (raw sockets: preface, SETTINGS, one request, SETTINGS and PING ACKs, nothing else), up to 5,000 per process, on CPU ${CORE_LOAD}. The fds column shows whether a front also holds upstream connections for them.\n\n${idleTable(new Map([...results.values()].map((r) => [r.row, r.idle])), SETTLE_MS / 1000)}`,
     `### U: upstream HTTP/2 multiplexing\n\nThe front's upstream is an h2c nginx (1 worker, \`listen ... http2\`, ${BACKEND_STREAMS} concurrent streams, serving the 100 bytes itself) on CPU ${CORE_LOAD}; the load is T1's (\`${h2cmd('h2c', '/')}\`, ${CLIENTS * STREAMS} requests in flight). From the backend's stub_status \`accepts\`: connections opened from the front's start (its readiness check included) to the end of the run, and per 1,000 backend requests from the end of h2load's warm-up to the end of its measured window. A front that multiplexes needs ceil(${CLIENTS * STREAMS} / ${BACKEND_STREAMS}) = ${bound} connections and opens none in steady state.\n\n${upstreamTable(upstream, bound)}`,
     unavailableNotes([...[...results.values()].map((r) => r.row), ...upstream.keys()]),
+    failureNotes([...results.values()].map((r) => [r.row.label, r.failures])),
     `Took ${Math.round((Date.now() - t0) / 1000)} s.`,
   ]
     .filter(Boolean)
@@ -293,7 +303,7 @@ async function main(): Promise<void> {
         r.row.id,
         r.row.error
           ? { error: r.row.error }
-          : { ...Object.fromEntries(SCENARIOS.map((s) => [s.id, summarize(r.runs[s.id])])), idle: r.idle, loads: r.loads },
+          : { ...Object.fromEntries(SCENARIOS.map((s) => [s.id, summarize(r.runs[s.id])])), idle: r.idle, loads: r.loads, failures: r.failures },
       ]),
     ),
     upstream: Object.fromEntries([...upstream].map(([row, runs]) => [row.id, row.error ? { error: row.error } : runs.map((u) => ({ openedInAll: u.openedInAll, steadyPer1k: u.steadyPer1k, rps: u.run.rps }))])),
