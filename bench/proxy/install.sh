@@ -6,6 +6,7 @@
 #       http-proxy              node-http-proxy, with and without a keep-alive agent
 #       @fastify/http-proxy     on fastify 5 and undici 7 (undici 8 needs Node >= 22.19)
 #       fast-proxy-lite
+#       http2-proxy             for bench/http2 (an HTTP/2 front on node:http2, HTTP/1.1 upstream)
 # Idempotent: a second run checks and returns in about a second.
 # Usage: bash bench/proxy/install.sh        (as root, for apt-get)
 set -euo pipefail
@@ -20,6 +21,7 @@ NPM_PEERS=(
   "@fastify/http-proxy@11"
   "undici@7"
   "fast-proxy-lite@1.1.2"
+  "http2-proxy@5.0.53"
 )
 
 missing_apt=()
