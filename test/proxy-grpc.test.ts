@@ -28,7 +28,7 @@ const SERVICE = {
   Unary: { path: '/lifeline.test.Echo/Unary', requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
   Chat: { path: '/lifeline.test.Echo/Chat', requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
 } as const;
-const EchoClient = grpc.makeGenericClientConstructor(SERVICE as unknown as grpc.ServiceDefinition, 'Echo');
+const EchoClient = grpc.makeGenericClientConstructor(SERVICE, 'Echo');
 
 interface EchoStub extends grpc.Client {
   Unary(request: Buffer, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, reply?: Buffer) => void): grpc.ClientUnaryCall;

@@ -18,7 +18,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as tlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProxy, request, sleep, waitUntil } from './helpers/proxy-harness.js';
@@ -161,6 +162,17 @@ test("at the backend's SETTINGS_MAX_CONCURRENT_STREAMS another connection opens:
   assert.ok(backend.sessions >= 4 && backend.sessions <= 4, `connections opened: ${backend.sessions} (20 streams / 5 per connection)`);
   const stats = endpointStats(proxy, backend.port);
   assert.equal(stats.h2StreamsRefused, 0, 'no stream went over the limit');
+});
+
+test("a cold start's burst: 120 requests at once against a backend allowing 50 streams open ceil(120 / 50) = 3 connections", { timeout: 30_000 }, async (t) => {
+  const backend = await h2Backend({ maxConcurrentStreams: 50 });
+  t.after(() => backend.close());
+  const proxy = await startProxy(config(backend.port));
+  t.after(() => proxy.close());
+  const port = proxy.port();
+  const replies = await Promise.all(Array.from({ length: 120 }, () => request(port, { path: '/wait?ms=300' })));
+  assert.ok(replies.every((r) => r.status === 200));
+  assert.equal(backend.sessions, 3, 'one connection per 50 streams in flight, none for a guessed limit');
 });
 
 /**
@@ -330,4 +342,28 @@ test('a backend that stops answering (SIGSTOP) is found by PING within pingInter
   assert.equal(reply.status, 502);
   assert.ok(tookMs < 2 * (400 + 400) + 1_500, `found within the PING bounds (took ${tookMs} ms)`);
   await waitUntil(() => endpointStats(proxy, backendPort).h2PingTimeouts >= 1, 2_000);
+});
+
+test('a TLS backend that does not speak ALPN (so not h2): 502 with ERR_UPSTREAM_CONNECT, the log says ERR_UPSTREAM_ALPN', { timeout: 30_000 }, async (t) => {
+  const cert = makeTestCert({ keyType: 'ec' });
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-h2alpn-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, cert.cert);
+  const logFile = join(dir, 'access.log');
+  const server = tlsServer({ key: cert.key, cert: cert.cert }, (socket) => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nh1'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const backendPort = (server.address() as AddressInfo).port;
+  const yamlText = config(backendPort, '    retries: { maxAttempts: 1 }\n', `    tls: { enabled: true, caFile: ${caFile}, servername: localhost }\n`).replace('accessLog: { target: off }', `accessLog: { target: ${logFile} }`);
+  const proxy = await startProxy(yamlText);
+  t.after(() => proxy.close());
+  const reply = await request(proxy.port(), { path: '/' });
+  assert.equal(reply.status, 502);
+  assert.equal(reply.headers['x-lifeline-error'], 'ERR_UPSTREAM_CONNECT');
+  await waitUntil(() => readFileSync(logFile, 'utf8').includes('ERR_UPSTREAM_ALPN'), 2_000);
+  const line = JSON.parse(readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '{}') as { errno?: string; errorDetail?: string };
+  assert.equal(line.errno, 'ERR_UPSTREAM_ALPN');
+  assert.match(line.errorDetail ?? '', /could not connect to 127.0.0.1:\d+ \(ERR_UPSTREAM_ALPN\)/);
 });

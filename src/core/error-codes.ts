@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   ERR_REQUEST_TIMEOUT: { layer: 'proxy', kind: 'answer', meaning: 'the request body did not arrive within requestTimeoutMs', httpStatus: 408 },
   ERR_UPSTREAM_CONNECT: { layer: 'proxy', kind: 'answer', meaning: 'connecting to the upstream failed', httpStatus: 502 },
   ERR_UPSTREAM_CONNECT_TIMEOUT: { layer: 'proxy', kind: 'answer', meaning: 'connecting to the upstream took longer than connectTimeoutMs', httpStatus: 504 },
+  ERR_UPSTREAM_ALPN: { layer: 'proxy', kind: 'answer', meaning: 'a `protocol: http2` cluster\'s TLS backend did not choose h2 by ALPN: answered as ERR_UPSTREAM_CONNECT, with this code as the errno in the log', httpStatus: 502 },
   ERR_UPSTREAM_CLOSED: { layer: 'proxy', kind: 'answer', meaning: 'the upstream connection closed before any response byte and the request could not be replayed', httpStatus: 502 },
   ERR_UPSTREAM_RESPONSE: { layer: 'proxy', kind: 'answer', meaning: "the upstream's response head could not be parsed (logged with the parser's code)", httpStatus: 502 },
   ERR_BAD_UPSTREAM_RESPONSE: { layer: 'proxy', kind: 'answer', meaning: 'the upstream sent a response the proxy will not forward (malformed or ambiguous framing)', httpStatus: 502 },

@@ -73,6 +73,8 @@ export class Http2UpstreamPool {
   readonly key: string;
   readonly #table = new StateTable<Http2SessionState, Http2UpstreamSession>('HTTP/2 upstream connection', HTTP2_SESSION_MOVES, ['connecting', 'idle', 'ready', 'full', 'probing', 'draining']);
   #wants: Http2Want[] = [];
+  /** The backend's stream limit, once one of its SETTINGS said it (0: not yet known). */
+  #knownLimit = 0;
   #closed = false;
   #closeReason: CloseReason = 'drain';
 
@@ -211,7 +213,10 @@ export class Http2UpstreamPool {
         this.#take(session, want.waiter);
         continue;
       }
-      // Room coming on connections being dialled (or probed) covers the waiting callers?
+      // Room coming on connections being dialled (or probed) covers the waiting callers? Until the
+      // backend's limit is known, one connection is dialled and its SETTINGS awaited, so a burst
+      // at start opens ceil(burst / limit) connections, not ceil(burst / a guess).
+      if (!want.fresh && this.#knownLimit === 0 && this.#table.size - this.#table.count('draining') > 0) return;
       let coming = 0;
       for (const s of this.#table.list('connecting')) coming += s.limit;
       for (const s of this.#table.list('probing')) coming += s.limit;
@@ -295,6 +300,7 @@ export class Http2UpstreamPool {
     const authority = `${upstreamTls.enabled ? 'https' : 'http'}://${net.isIPv6(name) ? `[${name}]` : name}:${port}`;
     const h2 = http2.connect(authority, { createConnection: () => socket, maxSessionMemory: 64 });
     const session = new Http2UpstreamSession(h2, nextSessionId++, now, this.cluster.http2.maxConcurrentStreams);
+    if (this.#knownLimit > 0) session.limit = this.#knownLimit;
     this.#table.add(session, 'connecting');
     let settled = false;
     const finish = (error: Error | undefined): void => {
@@ -338,6 +344,7 @@ export class Http2UpstreamPool {
     });
     h2.on('remoteSettings', (settings: http2.Settings) => {
       session.settingsArrived(settings.maxConcurrentStreams);
+      this.#knownLimit = session.limit;
       const fits = session.fits();
       if ((session.state === 'ready' || session.state === 'full') && fits !== session.state) this.#move(session, fits);
       this.#serveWants();
