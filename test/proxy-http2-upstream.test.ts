@@ -52,7 +52,9 @@ async function h2Backend(options: { maxConcurrentStreams?: number; tls?: { key: 
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
     stream.on('close', () => (inFlight -= 1));
     const chunks: Buffer[] = [];
+    let requestTrailer = '';
     stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (requestTrailer = String(t['x-sum'] ?? '')));
     stream.on('end', () => {
       if (stream.destroyed || stream.closed) return;
       const path = String(headers[':path']);
@@ -66,7 +68,7 @@ async function h2Backend(options: { maxConcurrentStreams?: number; tls?: { key: 
       const wait = /^\/wait\?ms=(\d+)$/.exec(path);
       const answer = (): void => {
         if (stream.destroyed || stream.closed) return;
-        stream.respond({ ':status': 200, 'x-method': String(headers[':method']), 'x-te': String(headers.te ?? ''), 'x-forwarded-for': String(headers['x-forwarded-for'] ?? '') });
+        stream.respond({ ':status': 200, 'x-request-trailer': requestTrailer, 'x-method': String(headers[':method']), 'x-te': String(headers.te ?? ''), 'x-forwarded-for': String(headers['x-forwarded-for'] ?? '') });
         stream.end(path === '/echo' ? body : 'ok');
       };
       if (wait !== null) setTimeout(answer, Number(wait[1])).unref();
@@ -252,7 +254,7 @@ test('GOAWAY with last-stream-id below the stream: the POST is sent again on a n
   assert.equal(stats.h2StreamsRefused, 1);
 });
 
-test('trailers: an HTTP/2 client gets them as trailers, an HTTP/1.1 client in the last chunk', { timeout: 30_000 }, async (t) => {
+test('trailers: an HTTP/2 client gets them as trailers (and its request trailers reach the backend), an HTTP/1.1 client in the last chunk', { timeout: 30_000 }, async (t) => {
   const backend = await h2Backend();
   t.after(() => backend.close());
   const proxy = await startProxy(config(backend.port));
@@ -271,6 +273,18 @@ test('trailers: an HTTP/2 client gets them as trailers, an HTTP/1.1 client in th
   assert.equal(Buffer.concat(chunks).toString(), 'with trailers');
   assert.equal(trailers['x-checksum'], 'abc123');
   assert.equal(trailers['grpc-status'], '0');
+  // Request trailers, announced with Trailer, reach the HTTP/2 backend.
+  const up = client.request({ ':method': 'POST', ':path': '/echo', trailer: 'x-sum' }, { waitForTrailers: true });
+  up.once('wantTrailers', () => up.sendTrailers({ 'x-sum': '42' }));
+  const upHeaders = once(up, 'response') as Promise<[http2.IncomingHttpHeaders]>;
+  const echoed: Buffer[] = [];
+  up.on('data', (c: Buffer) => echoed.push(c));
+  const upEnded = once(up, 'end');
+  up.end('payload');
+  const [h] = await upHeaders;
+  await upEnded;
+  assert.equal(h['x-request-trailer'], '42');
+  assert.equal(Buffer.concat(echoed).toString(), 'payload');
   // HTTP/1.1 client on a raw socket: chunked, trailers in the last chunk.
   const socket = net.connect(port, '127.0.0.1');
   t.after(() => socket.destroy());

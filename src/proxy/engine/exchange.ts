@@ -74,6 +74,8 @@ export class Exchange {
 
   /** The request body arrives unframed (an HTTP/2 client's DATA going to an HTTP/2 backend). */
   rawRequestBody = false;
+  /** Request trailers from an HTTP/2 client, for an HTTP/2 backend (set before the body ends). */
+  requestTrailers: OutgoingHttpHeaders | null = null;
 
   /** The try in progress; the latest one (for the log) stays after it ends. */
   #attempt: UpstreamAttempt | null = null;

@@ -84,9 +84,11 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
     this.#queue = null;
     const fields = this.ex.upstreamFields ?? {};
     const endStream = this.ex.requestDone && (pieces === null || pieces.length === 0);
+    // Request trailers, when the client announced them (Trailer): the stream then ends with HEADERS.
+    const waitForTrailers = !endStream && fields['trailer'] !== undefined;
     let stream: ClientHttp2Stream;
     try {
-      stream = session.session.request(fields, { endStream });
+      stream = session.session.request(fields, { endStream, waitForTrailers });
     } catch (cause) {
       // The connection began closing (a GOAWAY raced this stream): nothing was sent.
       this.#session = null;
@@ -110,6 +112,7 @@ export class Http2Attempt implements UpstreamAttempt, Http2Waiter {
     stream.on('drain', () => this.ex.upstreamDrained());
     stream.on('error', () => {}); // 'close' follows, with rstCode saying why
     stream.on('close', () => this.#onClose(stream));
+    if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(this.ex.requestTrailers ?? {}));
     if (pieces !== null) for (const piece of pieces) this.#write(piece);
     if (this.ex.requestDone) this.endRequest();
   }

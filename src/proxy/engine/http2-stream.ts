@@ -28,6 +28,7 @@ import type { Member } from './cluster.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
+import { trailerFields } from './http2-upstream-fields.js';
 
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
@@ -130,6 +131,8 @@ export class Http2Stream implements ClientSide {
       this.#setTimer(this.ctx.client.requestTimeoutMs);
       stream.on('data', (chunk: Buffer) => this.#requestData(chunk));
       stream.on('end', () => this.#requestEnd());
+      // Request trailers go on only to an HTTP/2 backend (they come before 'end').
+      if (ex.rawRequestBody) stream.once('trailers', (fields: IncomingHttpHeaders) => (ex.requestTrailers = trailerFields(fields)));
     } else this.#setTimer(ex.cluster.config.timeouts.responseHeadersTimeoutMs);
     ex.begin();
   }

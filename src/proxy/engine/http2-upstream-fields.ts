@@ -28,7 +28,7 @@ export function framingFor(protocol: string): Http2BodyFraming {
 /**
  * The HTTP/2 request fields for `head`, going to `authority` over `scheme`: lowercase names,
  * without the connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2) and those listed in
- * `alsoDrop`, `te` kept only as `trailers` (gRPC needs it), then `extra` ([name, value, ...]).
+ * `alsoDrop`, `te` kept only as `trailers` (gRPC needs it), `trailer` kept, then `extra` ([name, value, ...]).
  */
 export function http2RequestFields(head: RequestHead, target: string, authority: string, scheme: 'http' | 'https', extra: readonly string[], alsoDrop: readonly string[]): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ':method': head.method, ':path': target, ':scheme': scheme, ':authority': authority };
@@ -45,6 +45,11 @@ export function http2RequestFields(head: RequestHead, target: string, authority:
     if (name === 'host' || name === 'transfer-encoding' || alsoDrop.includes(name)) continue;
     if (name === 'te') {
       if (value.trim().toLowerCase() === 'trailers') out.te = 'trailers';
+      continue;
+    }
+    // Trailer announces request trailers, which go on to an HTTP/2 backend: kept.
+    if (name === 'trailer') {
+      add(name, value);
       continue;
     }
     if (isHopByHop(name, head.connectionTokens)) continue;
