@@ -44,6 +44,7 @@ const ATTACKS = [
   { kind: 'settings', goaway: `GOAWAY 11 settings_flood`, code: 'ERR_HTTP2_SETTINGS_FLOOD' },
   { kind: 'continuation', goaway: `GOAWAY 2 `, code: 'ERR_HTTP2_CONTINUATION_FLOOD' },
   { kind: 'empty_data', goaway: `GOAWAY 2 `, code: 'ERR_HTTP2_INVALID_FRAME_FLOOD' },
+  { kind: 'oversized_headers', goaway: `GOAWAY 11 rejected_streams`, code: 'ERR_HTTP2_REJECTED_STREAM_FLOOD' },
 ] as const;
 
 for (const attack of ATTACKS) {

@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   // proxy: HTTP/2 floods (each ends its session with GOAWAY; counted in lifeline_downstream_rq_rejected_total by code)
   ERR_HTTP2_RAPID_RESET: { layer: 'proxy', kind: 'error', meaning: 'Rapid Reset: more than half of 100 or more streams were reset by the client within 1 s of opening: GOAWAY ENHANCE_YOUR_CALM' },
   ERR_HTTP2_SETTINGS_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'more SETTINGS frames than allowed: GOAWAY ENHANCE_YOUR_CALM' },
+  ERR_HTTP2_REJECTED_STREAM_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'more than 100 streams refused before reaching the proxy (oversized header lists): GOAWAY ENHANCE_YOUR_CALM rejected_streams' },
   ERR_HTTP2_PING_FLOOD: { layer: 'proxy', kind: 'error', meaning: "PINGs without data more often than the gRPC policy allows (strikes), or over maxPingsPerMinute: GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\"" },
   ERR_HTTP2_TOO_MANY_INVALID_FRAMES: { layer: 'proxy', kind: 'match', meaning: "Node's code when nghttp2 ends a session for too many invalid frames: counted as a flood" },
   ERR_HTTP2_INVALID_FRAME_FLOOD: { layer: 'proxy', kind: 'error', meaning: 'a flood of invalid or empty frames ended by nghttp2 (GOAWAY INTERNAL_ERROR): counted as a flood' },

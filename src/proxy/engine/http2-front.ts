@@ -16,7 +16,11 @@ import type { CloseReason } from '../../core/close-reason.js';
 import type { Http2ClientConfig } from '../config/index.js';
 import type { ListenerContext } from './listener-context.js';
 import { Http2Stream, requestHeadFromHttp2 } from './http2-stream.js';
-import { FLOOD_CODES, Http2FloodGuard } from './http2-flood-guard.js';
+import { FLOOD_CODES, Http2FloodGuard, REJECTED_CHECK_BYTES } from './http2-flood-guard.js';
+import type { TimerHandle } from '../../core/clock.js';
+
+/** How often sessions that read much are checked for streams Node rejected (see Http2FloodGuard). */
+const REJECTED_CHECK_MS = 250;
 
 /** The connection preface of HTTP/2 with prior knowledge (RFC 9113 3.4). */
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -76,7 +80,23 @@ export class Http2Front {
     });
     this.server.on('stream', this.#onStream);
     this.server.on('sessionError', ignore);
+    this.#checkTimer = ctx.clock.setTimer(this.#checkRejected, REJECTED_CHECK_MS);
   }
+
+  #checkTimer: TimerHandle | undefined;
+
+  /** Every REJECTED_CHECK_MS: sessions that read REJECTED_CHECK_BYTES since the last look (an idle one costs a field read). */
+  readonly #checkRejected = (): void => {
+    for (const session of this.#sessions) {
+      const guard = this.#guards.get(session);
+      if (guard === undefined) continue;
+      const read = session.socket?.bytesRead ?? 0;
+      if (read - guard.bytesAtCheck < REJECTED_CHECK_BYTES) continue;
+      guard.bytesAtCheck = read;
+      if (!session.destroyed) guard.checkRejected();
+    }
+    this.#checkTimer = this.ctx.clock.setTimer(this.#checkRejected, REJECTED_CHECK_MS);
+  };
 
   /** HTTP/2 sessions open. */
   get sessions(): number {
@@ -105,6 +125,8 @@ export class Http2Front {
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
     this.keepAlive.close();
+    this.#checkTimer?.cancel();
+    this.#checkTimer = undefined;
   }
 
   readonly #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
