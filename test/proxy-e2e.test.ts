@@ -333,6 +333,29 @@ test('a request body cut short by the client FIN is not forwarded as complete; t
   assert.equal(backends[0]!.requests.slice(before).filter((r) => r.url === '/cut').length, 0, 'the backend never saw a complete /cut request');
 });
 
+/** A `Connection: close` request and bytes after it: unread bytes the proxy must linger over. */
+const CLOSE_THEN_MORE = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+test('a client that asked for the close and sent nothing after it is closed at once, without lingering for its FIN', async () => {
+  const listener = proxy.listeners[0]!;
+  const open = (): Promise<number> => new Promise((resolve, reject) => listener.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  const others = await open(); // kept-alive connections of the tests before
+  const lingeringBefore = listener.lingeringConnections.size; // closed by the tests before
+  const socket = net.connect({ port: proxy.port(), host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  const parts: Buffer[] = [];
+  socket.on('data', (c: Buffer) => parts.push(c));
+  socket.write('GET /at-once HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await once(socket, 'end'); // the proxy's FIN after the response; this client keeps its side open
+  const text = Buffer.concat(parts).toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 200 [\s\S]*Connection: close[\s\S]*"url":"\/at-once"/, 'the whole response arrived before the FIN');
+  assert.ok(listener.lingeringConnections.size <= lingeringBefore, 'not lingering');
+  const t0 = Date.now();
+  while ((await open()) > others && Date.now() - t0 < 2_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await open(), others, `released ${Date.now() - t0} ms after the FIN (the linger time is 5,000 ms)`);
+  socket.destroy();
+});
+
 test('a client that never closes after the proxy closed its connection is let go after the linger time', async () => {
   const server = proxy.listeners[0]!.server;
   const open = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
@@ -341,9 +364,10 @@ test('a client that never closes after the proxy closed its connection is let go
   await once(socket, 'connect');
   const parts: Buffer[] = [];
   socket.on('data', (c: Buffer) => parts.push(c));
-  socket.write('GET /linger HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  socket.write(CLOSE_THEN_MORE('/linger'));
   await once(socket, 'end'); // the proxy's FIN after the response; this client keeps its side open
   assert.match(Buffer.concat(parts).toString('latin1'), /Connection: close/);
+  assert.ok(!backends.some((b) => b.requests.some((r) => r.url === '/never')), 'nothing after the close was served');
   assert.equal(await open(), others + 1, 'the half-open connection is still held just after the FIN');
   const t0 = Date.now();
   while ((await open()) > others && Date.now() - t0 < 8_000) await new Promise((r) => setTimeout(r, 100));
@@ -387,7 +411,7 @@ accessLog: { target: "off" }
   const socket = net.connect({ port: own.port(), host: '127.0.0.1', allowHalfOpen: true });
   await once(socket, 'connect');
   socket.on('data', () => undefined);
-  socket.write('GET /own HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  socket.write(CLOSE_THEN_MORE('/own'));
   await once(socket, 'end'); // the proxy's FIN; this client keeps its side open
   assert.equal(own.listeners[0]!.lingeringConnections.size, 1, 'lingering');
   const t0 = Date.now();

@@ -307,13 +307,28 @@ export class Http1Connection {
 
   /** Http1Stream.ended: the exchange is over. */
   exchangeEnded(ex: Exchange): void {
-    if (this.#stream?.exchange !== ex) return;
+    const stream = this.#stream;
+    if (stream?.exchange !== ex) return;
     this.#stream = null;
     if (this.state !== 'exchange') return; // a tunnel now, or closed already
     // Without a recorded reason it closes for the exchange's sake: a close-delimited response
     // (the backend's doing), or a request body that cannot be skipped after a failure.
-    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), false);
+    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), this.#mayCloseAtOnce(stream.head, ex));
     this.#idle();
+  }
+
+  /**
+   * Lingering (our FIN, then wait for the client's) keeps the RST that closing over unread bytes
+   * sends from destroying a response the client has not read yet. A client that asked for the
+   * close itself, whose request was read to its end and that sent nothing after it, may send
+   * nothing more on this connection: once every byte of ours is with the kernel (plain TCP, no
+   * TLS record still to flush), a plain close delivers them and the FIN. That saves a shutdown,
+   * a wake-up for the client's FIN and its handling on every `Connection: close` request (nginx
+   * closes such a connection at once too).
+   */
+  #mayCloseAtOnce(head: RequestHead, ex: Exchange): boolean {
+    const socket = this.socket;
+    return head.connectionClose && ex.requestDone && this.ctx.protocol === 'http' && this.#buf.length === 0 && socket.readableLength === 0 && socket.writableLength === 0;
   }
 
   /** Http1Stream.abort: the response was cut off. */
