@@ -3,6 +3,7 @@
 // response with `Connection: close` and ends the socket. Its CPU per request is what Node itself
 // spends per accepted connection; the proxy's cost above it is the proxy's own.
 // `node floor-server.mjs <listenPort>`; prints "ready <port>" once listening.
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 
 const [portArg = '0'] = process.argv.slice(2);
