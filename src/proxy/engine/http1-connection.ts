@@ -33,7 +33,7 @@ import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
 import { owned } from './borrowed-bytes.js';
-import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline } from './http1-socket-events.js';
+import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline, peerAddress } from './http1-socket-events.js';
 import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
 
@@ -44,13 +44,14 @@ export class Http1Connection {
   /** Links of the listener's list for `state`. */
   prev: Http1Connection | undefined;
   next: Http1Connection | undefined;
+  /** Clock ms, whole (wholeMs). */
   readonly openedAtMs: number;
   readonly clientAddress: string;
   /** Requests begun on this connection. */
   requests = 0;
   /** A drain has reached this connection (DrainRun's mark). */
   drainMarked = false;
-  /** When it last became idle (clock ms), for the operator's view. */
+  /** When it last became idle (clock ms, whole), for the operator's view. */
   idleSinceMs = 0;
   #buf: Buffer = EMPTY;
   #timerId = -1;
@@ -67,8 +68,8 @@ export class Http1Connection {
     readonly socket: Socket,
     readonly ctx: ListenerContext,
   ) {
-    this.openedAtMs = ctx.clock.now();
-    this.clientAddress = socket.remoteAddress ?? '';
+    this.openedAtMs = wholeMs(ctx.clock.now());
+    this.clientAddress = peerAddress(socket);
     attachClientSocket(socket, this, ctx.readBuffer);
     ctx.table.add(this, 'head');
     this.#timerId = ctx.wheel.add(clampMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), onConnectionDeadline, this);
@@ -340,7 +341,7 @@ export class Http1Connection {
 
   #idle(): void {
     this.#to('idle');
-    this.idleSinceMs = this.ctx.clock.now();
+    this.idleSinceMs = wholeMs(this.ctx.clock.now());
     this.setTimer(this.ctx.client.idleTimeoutMs);
     if (this.ctx.draining) return this.closeWhenIdle('drain');
     // Paused for pipelined bytes or backpressure only: no pause/resume churn per request.
@@ -475,6 +476,14 @@ export class Http1Connection {
   #to(next: Http1State): void {
     this.ctx.table.move(this, next);
   }
+}
+
+/**
+ * Clock times kept on a connection, in whole ms: a fractional number is a separate heap object
+ * (16 bytes) per field per connection, a small integer is stored in the field itself.
+ */
+function wholeMs(ms: number): number {
+  return Math.floor(ms);
 }
 
 /** 0 = no limit in the config; the wheel's longest timeout otherwise caps it. */
