@@ -333,6 +333,25 @@ test('a request body cut short by the client FIN is not forwarded as complete; t
   assert.equal(backends[0]!.requests.slice(before).filter((r) => r.url === '/cut').length, 0, 'the backend never saw a complete /cut request');
 });
 
+test('the client address in X-Forwarded-For is the peer of the socket, IPv6 included (read once per connection)', async () => {
+  const v6 = await Proxy.start(parseConfig(`listeners: [{ name: v6, address: "[::1]:0", routes: [{ cluster: c }] }]\nclusters: { c: { endpoints: [{ address: "127.0.0.1:${backends[0]!.port}" }] } }\naccessLog: { target: "off" }\n`, 'v6.yaml', {}));
+  try {
+    const before = backends[0]!.requests.length;
+    const socket = net.connect(v6.port(), '::1');
+    await once(socket, 'connect');
+    const parts: Buffer[] = [];
+    socket.on('data', (c: Buffer) => parts.push(c));
+    // Two requests on one connection: the second still carries the address read at accept.
+    socket.write('GET /v6-one HTTP/1.1\r\nHost: x\r\n\r\nGET /v6-two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 3_000))]);
+    socket.destroy();
+    const seen = backends[0]!.requests.slice(before).filter((r) => r.url.startsWith('/v6-'));
+    assert.deepEqual(seen.map((r) => [r.url, r.headers['x-forwarded-for']]), [['/v6-one', '::1'], ['/v6-two', '::1']], Buffer.concat(parts).toString('latin1'));
+  } finally {
+    await v6.close();
+  }
+});
+
 /** A `Connection: close` request and bytes after it: unread bytes the proxy must linger over. */
 const CLOSE_THEN_MORE = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n`;
 
