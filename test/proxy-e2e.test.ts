@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { parseConfig } from '../src/proxy/config/index.js';
 import { Proxy } from '../src/proxy/proxy.js';
+import { loadNativeTcp } from '../src/transport/native.js';
+import { nativeAddonMissing, skipFor } from './helpers/prerequisites.js';
 
 const run = promisify(execFile);
 
@@ -355,7 +357,10 @@ test('the client address in X-Forwarded-For is the peer of the socket, IPv6 incl
 /** A `Connection: close` request and bytes after it: unread bytes the proxy must linger over. */
 const CLOSE_THEN_MORE = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n`;
 
-test('a client that asked for the close and sent nothing after it is closed at once, without lingering for its FIN', async () => {
+// The check that nothing is left unread is the native addon's MSG_PEEK; without it the proxy lingers.
+const needPeek = skipFor('closing at once (native peek)', nativeAddonMissing() ?? (loadNativeTcp()?.peek === undefined ? 'the native addon has no peek()' : undefined));
+
+test('a client that asked for the close and sent nothing after it is closed at once, without lingering for its FIN', { skip: needPeek }, async () => {
   const listener = proxy.listeners[0]!;
   const open = (): Promise<number> => new Promise((resolve, reject) => listener.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
   const others = await open(); // kept-alive connections of the tests before

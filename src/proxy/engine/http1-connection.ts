@@ -36,6 +36,7 @@ import { owned } from './borrowed-bytes.js';
 import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline, peerAddress } from './http1-socket-events.js';
 import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
+import { probeSocket } from '../../transport/socket-probe.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -325,11 +326,13 @@ export class Http1Connection {
    * nothing more on this connection: once every byte of ours is with the kernel (plain TCP, no
    * TLS record still to flush), a plain close delivers them and the FIN. That saves a shutdown,
    * a wake-up for the client's FIN and its handling on every `Connection: close` request (nginx
-   * closes such a connection at once too).
+   * closes such a connection at once too, when nothing more is to be read).
    */
   #mayCloseAtOnce(head: RequestHead, ex: Exchange): boolean {
     const socket = this.socket;
-    return head.connectionClose && ex.requestDone && this.ctx.protocol === 'http' && this.#buf.length === 0 && socket.readableLength === 0 && socket.writableLength === 0;
+    if (!head.connectionClose || !ex.requestDone || this.ctx.protocol !== 'http' || this.#buf.length > 0 || socket.writableLength > 0) return false;
+    // Nothing unread in the kernel either (an MSG_PEEK; without the native addon: linger).
+    return probeSocket(socket) === 'open';
   }
 
   /** Http1Stream.abort: the response was cut off. */
