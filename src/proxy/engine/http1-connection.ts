@@ -33,9 +33,10 @@ import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
 import { owned } from './borrowed-bytes.js';
-import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline } from './http1-socket-events.js';
+import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline, peerAddress } from './http1-socket-events.js';
 import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
+import { probeSocket } from '../../transport/socket-probe.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -44,13 +45,14 @@ export class Http1Connection {
   /** Links of the listener's list for `state`. */
   prev: Http1Connection | undefined;
   next: Http1Connection | undefined;
+  /** Clock ms, whole (wholeMs). */
   readonly openedAtMs: number;
   readonly clientAddress: string;
   /** Requests begun on this connection. */
   requests = 0;
   /** A drain has reached this connection (DrainRun's mark). */
   drainMarked = false;
-  /** When it last became idle (clock ms), for the operator's view. */
+  /** When it last became idle (clock ms, whole), for the operator's view. */
   idleSinceMs = 0;
   #buf: Buffer = EMPTY;
   #timerId = -1;
@@ -67,8 +69,8 @@ export class Http1Connection {
     readonly socket: Socket,
     readonly ctx: ListenerContext,
   ) {
-    this.openedAtMs = ctx.clock.now();
-    this.clientAddress = socket.remoteAddress ?? '';
+    this.openedAtMs = wholeMs(ctx.clock.now());
+    this.clientAddress = peerAddress(socket);
     attachClientSocket(socket, this, ctx.readBuffer);
     ctx.table.add(this, 'head');
     this.#timerId = ctx.wheel.add(clampMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), onConnectionDeadline, this);
@@ -307,13 +309,30 @@ export class Http1Connection {
 
   /** Http1Stream.ended: the exchange is over. */
   exchangeEnded(ex: Exchange): void {
-    if (this.#stream?.exchange !== ex) return;
+    const stream = this.#stream;
+    if (stream?.exchange !== ex) return;
     this.#stream = null;
     if (this.state !== 'exchange') return; // a tunnel now, or closed already
     // Without a recorded reason it closes for the exchange's sake: a close-delimited response
     // (the backend's doing), or a request body that cannot be skipped after a failure.
-    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), false);
+    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), this.#mayCloseAtOnce(stream.head, ex));
     this.#idle();
+  }
+
+  /**
+   * Lingering (our FIN, then wait for the client's) keeps the RST that closing over unread bytes
+   * sends from destroying a response the client has not read yet. A client that asked for the
+   * close itself, whose request was read to its end and that sent nothing after it, may send
+   * nothing more on this connection: once every byte of ours is with the kernel (plain TCP, no
+   * TLS record still to flush), a plain close delivers them and the FIN. That saves a shutdown,
+   * a wake-up for the client's FIN and its handling on every `Connection: close` request (nginx
+   * closes such a connection at once too, when nothing more is to be read).
+   */
+  #mayCloseAtOnce(head: RequestHead, ex: Exchange): boolean {
+    const socket = this.socket;
+    if (!head.connectionClose || !ex.requestDone || this.ctx.protocol !== 'http' || this.#buf.length > 0 || socket.writableLength > 0) return false;
+    // Nothing unread in the kernel either (an MSG_PEEK; without the native addon: linger).
+    return probeSocket(socket) === 'open';
   }
 
   /** Http1Stream.abort: the response was cut off. */
@@ -325,7 +344,7 @@ export class Http1Connection {
 
   #idle(): void {
     this.#to('idle');
-    this.idleSinceMs = this.ctx.clock.now();
+    this.idleSinceMs = wholeMs(this.ctx.clock.now());
     this.setTimer(this.ctx.client.idleTimeoutMs);
     if (this.ctx.draining) return this.closeWhenIdle('drain');
     // Paused for pipelined bytes or backpressure only: no pause/resume churn per request.
@@ -460,6 +479,14 @@ export class Http1Connection {
   #to(next: Http1State): void {
     this.ctx.table.move(this, next);
   }
+}
+
+/**
+ * Clock times kept on a connection, in whole ms: a fractional number is a separate heap object
+ * (16 bytes) per field per connection, a small integer is stored in the field itself.
+ */
+function wholeMs(ms: number): number {
+  return Math.floor(ms);
 }
 
 /** 0 = no limit in the config; the wheel's longest timeout otherwise caps it. */

@@ -51,6 +51,19 @@ export function attachClientSocket(socket: Socket, conn: Http1Connection, readBu
   socket.on('close', onClose);
 }
 
+/**
+ * The client's address, read once. Not `socket.remoteAddress`: that keeps its answer on the
+ * socket (`_peername`, an object of three fields) for the socket's whole life, which an idle
+ * connection pays for; the connection keeps only the address string. Falls back to it when the
+ * handle has no `getpeername` (a Node without it, a socket already closed).
+ */
+export function peerAddress(socket: Socket): string {
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: { address?: string }) => number } | null })._handle;
+  if (typeof handle?.getpeername !== 'function') return socket.remoteAddress ?? '';
+  const out: { address?: string } = {};
+  return handle.getpeername(out) === 0 && typeof out.address === 'string' ? out.address : (socket.remoteAddress ?? '');
+}
+
 /** Untie `socket` from its connection (it goes on as HTTP/2): every listener above removed. */
 export function detachClientSocket(socket: Socket): void {
   socket.off('data', onData);
