@@ -16,8 +16,8 @@ import type { Mode, Tls } from './configs.js';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PEERS_DIR = join(ROOT, 'bench', 'http2', 'peers');
 export const PEER_MODULES = join(ROOT, 'bench', '.peers', 'node_modules');
-/** bench/proxy's settings for every Node process: 64 MiB semi-space, full GC on SIGUSR2. */
-export const NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc', '--import', pathToFileURL(join(ROOT, 'bench', 'proxy', 'peers', 'gc-on-signal.mjs')).href];
+/** As bench/proxy: every Node process with npm start's 4 MiB semi-space cap, full GC on SIGUSR2. */
+export const NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc', '--import', pathToFileURL(join(ROOT, 'bench', 'proxy', 'peers', 'gc-on-signal.mjs')).href];
 
 export interface Front {
   id: string;

@@ -40,6 +40,8 @@ export interface Proxy {
   cpus?: string;
   /** Measured in S1 only, for the workers table, not in the main tables. */
   s1Only?: boolean;
+  /** Measured in S2 only: the floor a bare Node server sets for a connection per request. */
+  s2Only?: boolean;
   /** S6/S7: the same proxy terminating TLS; absent for the proxies left out of S6/S7. */
   tls?(dir: string, port: number, backendPort: number, cert: BenchCert, logResumption: boolean): TlsLaunch;
 }
@@ -134,6 +136,14 @@ export const PROXIES: Proxy[] = [
       writeFileSync(conf, proxyLifeline(port, backendPort, 2));
       return [process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'lifeline.js'), 'proxy', '--config', conf]];
     },
+  },
+  {
+    id: 'node-floor',
+    label: 'bare node:net server (no proxying; the floor for S2)',
+    node: true,
+    s2Only: true,
+    unavailable: () => null,
+    command: (_dir, port) => [process.execPath, [...NODE_FLAGS, join(PEERS_DIR, 'floor-server.mjs'), String(port)]],
   },
   nodePeer('fast-proxy-lite', 'fast-proxy-lite (http.Agent keep-alive)', 'fast-proxy-lite.mjs', ['fast-proxy-lite']),
   nodePeer('http-proxy-ka', 'node-http-proxy, keep-alive agent', 'http-proxy.mjs', ['http-proxy'], 'keepalive'),

@@ -41,7 +41,7 @@ import type { Proxy } from './proxies.js';
 import { PROXIES, has, startProxy, startTlsProxy } from './proxies.js';
 import type { Result, Throughput } from './scenarios.js';
 import { THROUGHPUT, TLS_THROUGHPUT, emptyResult, idleClients, measure } from './scenarios.js';
-import { CLIENTS, IDLE_CONNECTIONS, ONLY, ONLY_SCENARIOS, PEER_MODULES, QUICK, ROOT, ROUNDS, S5_SKIP_MS, SCENARIOS, SECONDS, SETTLE_MS, WARMUP_SECONDS, WRITE, argv } from './settings.js';
+import { CLIENTS, IDLE_CONNECTIONS, ONLY, ONLY_SCENARIOS, PEER_MODULES, QUICK, ROOT, ROUNDS, S5_SKIP_MS, SCENARIOS, SECONDS, SEMI_SPACE_MIB, SETTLE_MS, WARMUP_SECONDS, WRITE, argv } from './settings.js';
 import { cpuRatioToNginx, fmtInt, idleTable, reuseTable, summarize, throughputTable, unavailableNotes, workersTable } from './tables.js';
 import type { BenchCert } from './tls-configs.js';
 import { makeBenchCert } from './tls-configs.js';
@@ -86,8 +86,8 @@ const TLS: Throughput[] = TLS_THROUGHPUT.filter((s) => SCENARIOS.has(s.id));
  * so its "before" reading is settled too; one full GC at its start starts V8's memory reducer.
  */
 async function oneRound(p: Proxy, res: Result, dir: string, backend: Backend): Promise<void> {
-  const scenarios = PLAIN.filter((s) => p.s1Only !== true || s.id === 'S1');
-  const s4 = p.s1Only !== true && SCENARIOS.has('S4');
+  const scenarios = PLAIN.filter((s) => (p.s1Only !== true || s.id === 'S1') && (p.s2Only !== true || s.id === 'S2'));
+  const s4 = p.s1Only !== true && p.s2Only !== true && SCENARIOS.has('S4');
   if (scenarios.length === 0 && !s4) return;
   const fresh = s4 ? await startProxy(p, dir, backend) : null;
   try {
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
     killAll();
   }
 
-  const flags = `${WRITE ? ' --write' : ''}${QUICK ? ' --quick' : ''}${ONLY ? ` --only=${ONLY.join(',')}` : ''}${ONLY_SCENARIOS ? ` --only-scenarios=${ONLY_SCENARIOS.join(',')}` : ''}`;
+  const flags = `${WRITE ? ' --write' : ''}${QUICK ? ' --quick' : ''}${SEMI_SPACE_MIB === 4 ? '' : ` --semi-space=${SEMI_SPACE_MIB}`}${ONLY ? ` --only=${ONLY.join(',')}` : ''}${ONLY_SCENARIOS ? ` --only-scenarios=${ONLY_SCENARIOS.join(',')}` : ''}`;
   // run.sh sets this, so the section names the one command that installs, builds and runs.
   const command = process.env['BENCH_PROXY_RUN_SH'] === '1' ? `bash bench/proxy/run.sh${flags}` : `node dist/bench/proxy/run.js${flags}`;
   const seconds = Math.round((Date.now() - t0) / 1000);
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   const main = new Map([...results].filter(([p]) => p.s1Only !== true));
   const workers = SCENARIOS.has('S1') ? workersTable(results) : '';
   const body = [
-    `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every Node proxy runs with \`--max-semi-space-size=64\` (lifeline's documented setting; Node's default young generation is 16 MiB). Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
+    `Each proxy runs as one process doing the work, pinned to CPU 0 (\`taskset -c 0\`); **wrk and the backend (nginx, 1 worker) share CPU 1**, so the native proxies may be limited by the load generator's core rather than their own. wrk \`-t1 -c${CLIENTS} -d${SECONDS}s --latency\` after a ${WARMUP_SECONDS} s warm-up; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}, each proxy started fresh per round; medians. CPU is the proxy's utime+stime (whole process tree) from /proc over the measured run. Every Node proxy runs with \`--max-semi-space-size=${SEMI_SPACE_MIB}\`${SEMI_SPACE_MIB === 4 ? " (what `npm start` uses; docs/config.md says why)" : ' (an A/B of the semi-space choice, not npm start\'s 4)'}. The S2 table has the floor: a bare \`node:net\` server (bench/proxy/peers/floor-server.mjs) that accepts, reads the head, writes the same 100-byte response and closes: what Node itself spends per connection. Every proxy: 75 s client keep-alive, no cap on requests per client connection, upstream keep-alive (except node-http-proxy default), no access log.`,
     `Run on ${new Date().toISOString()} with Node ${process.version}. The machine is shared with other work (load average ${load0.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end): figures are noisy, read the ratios in one run rather than absolutes. Versions: ${versions()}.${QUICK ? ' **--quick run: 1 round, 3 s runs, S4 with 2,000 connections; for development only.**' : ''}${ONLY_SCENARIOS ? ` Only ${ONLY_SCENARIOS.join(', ')} measured.` : ''}${installNote ? ` ${installNote}.` : ''}`,
     ...PLAIN.map((s) => `### ${s.title}\n\n${throughputTable(s.id, main)}`),
     SCENARIOS.has('S4')

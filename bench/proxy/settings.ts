@@ -9,14 +9,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const PEERS_DIR = join(ROOT, 'bench', 'proxy', 'peers');
 export const PEER_MODULES = join(ROOT, 'bench', '.peers', 'node_modules');
-/**
- * Every Node proxy, lifeline and the peers alike: the GC hook for S4, and a 64 MiB young
- * generation semi-space (Node's default is 16), the setting lifeline documents for a proxy: a
- * quarter as many young-generation pauses, so fewer requests wait behind one (p99).
- */
-export const NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc', '--import', pathToFileURL(join(PEERS_DIR, 'gc-on-signal.mjs')).href];
-
 export const argv = process.argv.slice(2);
+
+/**
+ * The young generation's semi-space cap (MiB) every Node proxy runs with: `npm start`'s (4,
+ * docs/config.md says why), or `--semi-space=N` for an A/B of that choice.
+ */
+export const SEMI_SPACE_MIB = Number(argv.find((a) => a.startsWith('--semi-space='))?.slice('--semi-space='.length) ?? '4');
+if (!Number.isInteger(SEMI_SPACE_MIB) || SEMI_SPACE_MIB < 1 || SEMI_SPACE_MIB > 1024) throw new Error('--semi-space: an integer of MiB from 1 to 1024');
+/** Every Node proxy, lifeline and the peers alike: the semi-space cap above and the GC hook for S4. */
+export const NODE_FLAGS = [`--max-semi-space-size=${SEMI_SPACE_MIB}`, '--expose-gc', '--import', pathToFileURL(join(PEERS_DIR, 'gc-on-signal.mjs')).href];
 export const QUICK = argv.includes('--quick');
 export const WRITE = argv.includes('--write');
 export const ONLY = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');

@@ -50,7 +50,7 @@ export function throughputTable(id: ThroughputId, results: Map<Proxy, Result>): 
   const resumption = id === 'S7';
   const nginx = [...results].find(([p]) => p.id === 'nginx')?.[1];
   const base = nginx && !nginx.error && nginx.runs[id].length > 0 ? summarize(nginx.runs[id]) : null;
-  const rows = [...results].map(([p, r]) => {
+  const rows = [...results].filter(([p]) => p.s2Only !== true || id === 'S2').map(([p, r]) => {
     if (r.error || r.runs[id].length === 0) return `| ${p.label} | ${NA} | | | | | | | | |${resumption ? ' |' : ''}`;
     const s = summarize(r.runs[id]);
     const errs = r.runs[id].map((x) => `${x.socketErrors}+${x.non2xx}`).join(', ');
@@ -72,7 +72,8 @@ export function cpuRatioToNginx(id: ThroughputId, results: Map<Proxy, Result>): 
   return summarize(l.runs[id]).cpuPer1k / summarize(n.runs[id]).cpuPer1k;
 }
 
-export function idleTable(results: Map<Proxy, Result>): string {
+export function idleTable(all: Map<Proxy, Result>): string {
+  const results = new Map([...all].filter(([p]) => p.s2Only !== true));
   const perConn = (r: Result): number => median(r.s4.map((x) => (x.afterKiB - x.beforeKiB) / Math.max(1, x.held)));
   const nginx = [...results].find(([p]) => p.id === 'nginx')?.[1];
   const base = nginx && !nginx.error && nginx.s4.length ? perConn(nginx) : Number.NaN;
@@ -107,7 +108,8 @@ export function workersTable(results: Map<Proxy, Result>): string {
   ].join('\n');
 }
 
-export function reuseTable(results: Map<Proxy, Result>): string {
+export function reuseTable(all: Map<Proxy, Result>): string {
+  const results = new Map([...all].filter(([p]) => p.s2Only !== true));
   const rows = [...results].map(([p, r]) => {
     if (r.error || r.s5.length === 0) return `| ${p.label} | ${NA} | |`;
     return `| ${p.label} | ${median(r.s5).toFixed(2)} | ${r.s5.map((x) => x.toFixed(2)).join(', ')} |`;
