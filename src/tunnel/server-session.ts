@@ -374,7 +374,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       return;
     }
     if (stream.state === 'closed' || this.#state === 'closed') return;
-    const socket = net.connect({ host: address, port: d.port, allowHalfOpen: true });
+    const socket = net.connect({ host: address, port: d.port, allowHalfOpen: true, onread: this.mux.readInto(stream) });
     socket.pause();
     this.#dialing.add(socket);
     const timer = this.#config.clock.setTimer(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), this.#config.connectTimeoutMs);
