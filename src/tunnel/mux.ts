@@ -57,6 +57,11 @@ export class TunnelStream {
   bytesOut = 0;
   /** Timer-wheel id for the idle timeout, or -1. */
   idleId = -1;
+  /** The local socket reads into the session's shared buffer (`Mux.readInto`). */
+  sharedRead = false;
+  /** Credit needed before the local socket may read: with a shared buffer a whole read must fit,
+   * so nothing read ever has to be copied to wait for credit; else 0. */
+  minReadCredit = 0;
 
   constructor(id: number, destination: Destination, recvWindow: number) {
     this.id = id;
@@ -145,6 +150,8 @@ export class Mux {
     stream.state = 'open';
     stream.socket = socket;
     stream.sendWindow = peerWindow;
+    // Half the peer's window at most: credit comes back in batches of half a window.
+    if (stream.sharedRead) stream.minReadCredit = Math.max(1, Math.min(READ_BUFFER_BYTES, Math.floor(peerWindow / 2)));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onLocalData(stream, chunk));
     socket.on('end', () => {
@@ -163,7 +170,7 @@ export class Mux {
       this.#onLocalClose(stream);
       return;
     }
-    socket.resume();
+    if (this.#mayRead(stream)) socket.resume();
   }
 
   /** Handle DATA, WINDOW, FIN or RST. Throws TunnelProtocolError on a protocol breach. */
@@ -216,7 +223,7 @@ export class Mux {
     const waiting = [...this.#waitingForDrain];
     this.#waitingForDrain.clear();
     for (const stream of waiting) {
-      if (stream.state === 'open' && stream.queued === 0 && !stream.localEnded && !stream.localClosed) stream.socket?.resume();
+      if (stream.state === 'open' && this.#mayRead(stream) && !stream.localEnded && !stream.localClosed) stream.socket?.resume();
     }
   }
 
@@ -229,6 +236,7 @@ export class Mux {
    */
   readInto(stream: TunnelStream): { buffer: Buffer; callback: (bytes: number, buffer: Buffer) => boolean } {
     this.#readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    stream.sharedRead = true;
     return {
       buffer: this.#readBuffer,
       callback: (bytes, buffer) => {
@@ -259,6 +267,8 @@ export class Mux {
         // socket's queue (and the copies and GC that come with a long one).
         stream.socket?.pause();
         this.#waitingForDrain.add(stream);
+      } else if (stream.sendWindow < stream.minReadCredit) {
+        stream.socket?.pause(); // resumed by WINDOW, in #flush
       }
       return;
     }
@@ -292,7 +302,7 @@ export class Mux {
     }
     const socket = stream.socket;
     if (socket !== undefined && !stream.localClosed) {
-      if (stream.queued > 0) socket.pause();
+      if (!this.#mayRead(stream)) socket.pause();
       else if (socket.isPaused() && !stream.localEnded && !this.#waitingForDrain.has(stream)) socket.resume();
     }
     if (stream.queued === 0 && stream.localEnded && !stream.localFin) {
@@ -324,6 +334,11 @@ export class Mux {
       if (this.#corked.size === 1) setImmediate(this.#uncorkAll);
     }
     socket.write(payload, () => this.#credit(stream, n));
+  }
+
+  /** Nothing waits for credit, and a read of the shared buffer would fit the credit left. */
+  #mayRead(stream: TunnelStream): boolean {
+    return stream.queued === 0 && stream.sendWindow >= stream.minReadCredit;
   }
 
   readonly #corked = new Set<Socket>();
