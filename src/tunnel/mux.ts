@@ -59,6 +59,8 @@ export class TunnelStream {
   idleId = -1;
   /** The local socket reads into the session's shared buffer (`Mux.readInto`). */
   sharedRead = false;
+  /** DATA that arrived while the stream was opening (pipelined behind OPEN), for the socket. */
+  early: Buffer[] = [];
   /** Credit needed before the local socket may read: with a shared buffer a whole read must fit,
    * so nothing read ever has to be copied to wait for credit; else 0. */
   minReadCredit = 0;
@@ -83,6 +85,9 @@ export interface MuxOptions {
   /** True while the tunnel connection has too much unsent data queued: streams stop reading their
    * local sockets until `drained()` is called. Default: never congested. */
   congested?: (() => boolean) | undefined;
+  /** Accept DATA and FIN on a stream still opening (the server's side of a pipelined open): held
+   * until `attach`, bounded by the stream's receive window. Default false: a protocol error. */
+  dataWhileOpening?: boolean;
   /** Optional idle timeout for streams, on a wheel the owner runs; 0 = none. */
   wheel?: TimerWheel | undefined;
   streamIdleTimeoutMs?: number;
@@ -109,6 +114,7 @@ export class Mux {
   readonly #idleMs: number;
   readonly #onStreamClosed: MuxOptions['onStreamClosed'];
   readonly #congested: () => boolean;
+  readonly #dataWhileOpening: boolean;
   /** Streams paused because the tunnel connection was congested (not for lack of credit). */
   readonly #waitingForDrain = new Set<TunnelStream>();
   #readBuffer: Buffer | undefined;
@@ -125,6 +131,7 @@ export class Mux {
     this.#idleMs = options.streamIdleTimeoutMs ?? 0;
     this.#onStreamClosed = options.onStreamClosed;
     this.#congested = options.congested ?? (() => false);
+    this.#dataWhileOpening = options.dataWhileOpening ?? false;
   }
 
   get bytesIn(): number {
@@ -170,7 +177,22 @@ export class Mux {
       this.#onLocalClose(stream);
       return;
     }
+    if (stream.early.length > 0 || stream.remoteFin) {
+      // Pipelined DATA (and FIN) that came while the stream was opening goes first.
+      const early = stream.early;
+      stream.early = [];
+      for (const payload of early) this.#deliver(stream, socket, payload);
+      if (stream.remoteFin) socket.end();
+    }
     if (this.#mayRead(stream)) socket.resume();
+  }
+
+  /** Add `delta` (may be negative) to a stream's send credit: a pipelined open learns the peer's
+   * real window from OPEN_OK after sending on the window HELLO announced. */
+  adjustSendWindow(stream: TunnelStream, delta: number): void {
+    if (stream.state !== 'open' || delta === 0) return;
+    stream.sendWindow += delta;
+    this.#flush(stream);
   }
 
   /** Handle DATA, WINDOW, FIN or RST. Throws TunnelProtocolError on a protocol breach. */
@@ -190,6 +212,10 @@ export class Mux {
         return;
       }
       case FrameType.FIN:
+        if (stream.state === 'opening' && this.#dataWhileOpening && !stream.remoteFin) {
+          stream.remoteFin = true; // the socket is ended on attach, after the early DATA
+          return;
+        }
         if (stream.state !== 'open') throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `FIN on stream ${stream.id} before it opened`);
         if (stream.remoteFin) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `second FIN on stream ${stream.id}`);
         stream.remoteFin = true;
@@ -314,12 +340,25 @@ export class Mux {
 
   #onData(stream: TunnelStream, payload: Buffer): void {
     const n = payload.length;
-    if (stream.state !== 'open') throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} before it opened`);
+    const early = stream.state === 'opening' && this.#dataWhileOpening;
+    if (stream.state !== 'open' && !early) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} before it opened`);
     if (stream.remoteFin) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} after FIN`);
     if (n > stream.recvCredit) throw new TunnelProtocolError('ERR_TUNNEL_FLOW_CONTROL', `stream ${stream.id}: ${n} bytes sent with ${stream.recvCredit} of credit`);
     stream.recvCredit -= n;
+    if (early) {
+      // A view of the tunnel's read chunk, which nothing reuses: held without a copy.
+      stream.early.push(payload);
+      return;
+    }
     const socket = stream.socket;
-    if (socket === undefined || stream.localClosed || socket.destroyed || !socket.writable) {
+    if (socket === undefined) this.#credit(stream, n); // nobody to deliver to: never stall the sender
+    else this.#deliver(stream, socket, payload);
+  }
+
+  /** Hand DATA to the stream's local socket; credit goes back once the kernel has it. */
+  #deliver(stream: TunnelStream, socket: Socket, payload: Buffer): void {
+    const n = payload.length;
+    if (stream.localClosed || socket.destroyed || !socket.writable) {
       this.#credit(stream, n); // nobody to deliver to: discard, but never stall the sender
       return;
     }
@@ -379,6 +418,7 @@ export class Mux {
     stream.state = 'closed';
     stream.queue = [];
     stream.queued = 0;
+    stream.early = [];
     if (stream.idleId >= 0) {
       this.#wheel?.cancel(stream.idleId);
       stream.idleId = -1;

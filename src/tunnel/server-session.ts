@@ -165,6 +165,9 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       send: (frame) => transport.write(frame),
       sendParts: (header, payload) => transport.writeParts(header, payload),
       congested: () => transport.kind === 'tls' && transport.bufferedBytes >= CONGESTED_BYTES,
+      // A client may pipeline DATA behind OPEN (up to the window HELLO announced): held until the
+      // target connection is up, dropped if it fails.
+      dataWhileOpening: true,
       wheel: config.wheel,
       streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     });

@@ -114,7 +114,13 @@ export class TlsTransport implements FrameTransport {
 
   writeParts(header: Buffer, payload: Buffer): void {
     if (this.closed) return;
-    if (this.#batch === undefined || this.#batch.length - this.#batchUsed < header.length + payload.length) this.#open(header.length + payload.length);
+    const bytes = header.length + payload.length;
+    if (bytes < KEEP_BATCH_MIN_BYTES && this.#batch === undefined && !this.#writing && this.#ready.length === 0) {
+      // A small frame alone (interactive traffic): a batch buffer would be a large allocation.
+      this.tlsSocket.write(Buffer.concat([header, payload], bytes));
+      return;
+    }
+    if (this.#batch === undefined || this.#batch.length - this.#batchUsed < bytes) this.#open(bytes);
     this.#append(header);
     this.#append(payload);
   }
