@@ -9,6 +9,9 @@
  * reader holds back only its own stream, and the memory a session can pin is bounded by
  * streams x window. A peer that sends beyond its credit breaks the protocol and the session ends.
  *
+ * Pipelined opens: with `dataWhileOpening` (the server), DATA and FIN for a stream still opening
+ * (dialing) are held, bounded by its receive window, and delivered in order on `attach`.
+ *
  * Stream lifecycle: `open` -> each direction ends with FIN (half-close kept: local sockets are
  * allowHalfOpen) -> the stream is removed once FIN went both ways and the local socket closed.
  * A local socket that closes with an error, or without its read side ending, resets the stream
