@@ -19,7 +19,8 @@
  * the temp directory removed at the end, also on failure. Rounds interleave the three paths so
  * drift in machine load hits them alike; the table shows medians over rounds.
  *
- * Run: npm run build && node dist/bench/tunnel/run.js [--quick] [--rounds=N] [--write]
+ * Run: npm run build && node dist/bench/tunnel/run.js [--quick] [--rounds=N] [--window=BYTES] [--write]
+ *   --window: the tunnel's per-stream window on both ends (default: the tunnel's default), for A/B;
  *   full (default): 3 rounds of 1 GiB, 50 x 20 MiB, 2000 round trips, 200 connects (minutes);
  *   --quick: 1 round of 256 MiB, 50 x 4 MiB, 500 round trips, 100 connects (seconds).
  */
@@ -246,10 +247,11 @@ async function main(): Promise<void> {
     const ports = JSON.parse(await waitLine(origin, 'origin', (l) => l.includes('listening'))) as Ports;
 
     writeFileSync(join(dir, 'tokens'), `${TOKEN}\n`);
-    const server = new TunnelProc(['server', '--listen', '127.0.0.1:0', '--cert', join(dir, 'tunnel.crt'), '--key', join(dir, 'tunnel.key'), '--token-file', join(dir, 'tokens'), '--allow', `127.0.0.1:${ports.http},${ports.echo}`]);
+    const windowArgs = flag('window', '') === '' ? [] : ['--window', flag('window', '')];
+    const server = new TunnelProc(['server', '--listen', '127.0.0.1:0', '--cert', join(dir, 'tunnel.crt'), '--key', join(dir, 'tunnel.key'), '--token-file', join(dir, 'tokens'), '--allow', `127.0.0.1:${ports.http},${ports.echo}`, ...windowArgs]);
     procs.push(server);
     const tunnelPort = Number((await server.waitFor('server', (e) => e.event === 'listening', 15_000)).port);
-    const client = new TunnelProc(['client', '--server', `127.0.0.1:${tunnelPort}`, '--token-file', join(dir, 'tokens'), '--fingerprint', pair.fingerprint, '--socks', '127.0.0.1:0']);
+    const client = new TunnelProc(['client', '--server', `127.0.0.1:${tunnelPort}`, '--token-file', join(dir, 'tokens'), '--fingerprint', pair.fingerprint, '--socks', '127.0.0.1:0', ...windowArgs]);
     procs.push(client);
     const entries = (await client.waitFor('client', (e) => e.event === 'listening', 15_000)).entries as { kind: string; port: number }[];
     await client.waitFor('client connected', (e) => e.event === 'connected', 15_000);
@@ -316,7 +318,7 @@ async function main(): Promise<void> {
     const sshConnectOverhead = med('ssh', 'connectP50') - med('direct', 'connectP50');
     const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
     const body = [
-      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry. Tunnel CPU is the user + system time of the lifeline server and client processes per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s). Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
+      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry. Tunnel CPU is the user + system time of the lifeline server and client processes per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s)${windowArgs.length > 0 ? `; tunnel window ${flag('window', '')} bytes` : ''}. Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
       '',
       ...paths.map((p) => `Rounds, ${p}: one stream ${samples[p].map((x) => x.singleMBs.toFixed(0)).join(', ')} MB/s; 50 streams ${samples[p].map((x) => x.parallelMBs.toFixed(0)).join(', ')} MB/s.`),
       '',
@@ -327,7 +329,7 @@ async function main(): Promise<void> {
       `Targets: throughput at least 2x ssh -D's: one stream ${met(ratio('singleMBs') >= 2)} (${ratio('singleMBs').toFixed(2)}x; floor ${(med('floor', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x), 50 streams ${met(ratio('parallelMBs') >= 2)} (${ratio('parallelMBs').toFixed(2)}x; floor ${(med('floor', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x); connect+request at most 0.5 ms over direct: ${met(connectOverhead <= 0.5)} (${connectOverhead.toFixed(3)} ms; ssh -D ${sshConnectOverhead.toFixed(3)} ms); RTT overhead on an open stream ${rttOverhead.toFixed(3)} ms.`,
     ].join('\n');
     console.log(`\n${body}`);
-    const command = `npm run build && node dist/bench/tunnel/run.js${QUICK ? ' --quick' : ''}${process.argv.some((a) => a.startsWith('--rounds=')) ? ` --rounds=${rounds}` : ''} --write`;
+    const command = `npm run build && node dist/bench/tunnel/run.js${QUICK ? ' --quick' : ''}${process.argv.some((a) => a.startsWith('--rounds=')) ? ` --rounds=${rounds}` : ''}${windowArgs.length > 0 ? ` --window=${flag('window', '')}` : ''} --write`;
     if (process.argv.includes('--write')) writeSection('tunnel', 'Tunnel: throughput and latency vs direct, bare TLS and ssh -D', command, body);
   } finally {
     await cleanup();
