@@ -81,6 +81,8 @@ export class ByteReader {
     for (;;) {
       if (ready()) return;
       if (this.#error !== undefined) throw this.#error;
+      // Replies held (corked) while parsing what was already read go out before we wait for more.
+      while (this.#socket.writableCorked > 0) this.#socket.uncork();
       this.#socket.resume();
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = undefined;

@@ -25,7 +25,7 @@ import { IdleTimer } from '../core/idle-timer.js';
 import { closeInfo, closeInfoFromError } from '../core/close-reason.js';
 import type { CloseInfo } from '../core/close-reason.js';
 import type { Destination } from './address.js';
-import { encodeOpen } from './address.js';
+import { encodeOpen, formatDestination } from './address.js';
 import { authMac } from './auth.js';
 import { TunnelAuthError, TunnelDeadPeerError, TunnelError, TunnelProtocolError } from './errors.js';
 import type { Frame, Hello } from './frame.js';
@@ -47,8 +47,13 @@ export interface ClientSessionConfig {
   jitter: number;
   handshakeTimeoutMs: number;
   windowBytes: number;
+  /** Pipeline opens to destinations that opened before in this session (see `open`). */
+  pipelineOpens: boolean;
   clock: Clock;
 }
+
+/** Destinations remembered as opened successfully, per session (oldest forgotten first). */
+const KNOWN_DESTINATIONS = 1024;
 
 export interface OpenResult {
   /** SOCKS5 reply code: 0 success, 2 not allowed by the server, ... */
@@ -69,6 +74,9 @@ interface PendingOpen {
   socket: Socket;
   accept: (() => void) | undefined;
   resolve: (result: OpenResult) => void;
+  /** Sent optimistically: the stream already runs on the window HELLO announced. */
+  pipelined: boolean;
+  key: string;
 }
 
 /**
@@ -91,6 +99,8 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
   readonly #config: ClientSessionConfig;
   readonly #decoder = new FrameDecoder(MAX_DATA_PAYLOAD);
   readonly #pending = new Map<number, PendingOpen>();
+  /** Destinations the server opened for us in this session, most recent last. */
+  readonly #known = new Set<string>();
   #state: ClientSessionState = 'handshaking';
   #heartbeat: Heartbeat | undefined;
   #outIdle: IdleTimer | undefined;
@@ -149,23 +159,40 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
    * Open a stream to `destination` through the server and bind it to `socket` (kept paused until
    * the server answers). `accept` runs synchronously on success before any stream byte reaches
    * `socket` (a SOCKS reply must precede the data). Resolves with the server's reply; never rejects.
+   *
+   * Pipelined open: to a destination the server already opened for us in this session (and with
+   * `pipelineOpens`), we do not wait for OPEN_OK: `accept` runs at once, and the socket's first
+   * bytes follow the OPEN as DATA on the window the server announced in HELLO, as ssh -D does. It
+   * saves a tunnel round trip before the first byte. The cost: if that open fails after all, the
+   * local client sees its connection close instead of a SOCKS error code (and the destination is
+   * no longer pipelined). First opens, and opens after a failure, wait and get the exact reply.
    */
   open(destination: Destination, socket: Socket, accept?: () => void): Promise<OpenResult> {
     if (this.#state !== 'open') return Promise.resolve({ reply: 1, message: 'tunnel session not open' });
     const id = this.#nextStreamId;
     this.#nextStreamId += 1;
     const stream = this.mux.create(id, destination);
+    const key = `${destination.kind} ${formatDestination(destination)}`;
+    // Far below the server's stream limit only, so a refusal for the limit keeps its exact reply
+    // (the server's count of live streams may lag ours by a few closes, not by half the limit).
+    const hello = this.#helloSeen;
+    const pipelined = this.#config.pipelineOpens && hello !== undefined && this.#known.has(key) && this.mux.streams.size * 2 <= hello.maxStreams;
     socket.pause();
     return new Promise<OpenResult>((resolve) => {
-      this.#pending.set(id, { stream, socket, accept, resolve });
+      this.#pending.set(id, { stream, socket, accept, resolve, pipelined, key });
       const cancel = (): void => {
         if (!this.#pending.has(id)) return;
         this.#pending.delete(id);
         this.mux.reset(stream, RstCode.CANCEL);
         resolve({ reply: 1, message: 'local connection closed while opening' });
       };
-      socket.once('close', cancel);
+      if (!pipelined) socket.once('close', cancel);
       this.#send(encodeOpen(id, this.#config.windowBytes, destination));
+      if (pipelined) {
+        accept?.();
+        this.mux.attach(stream, socket, hello.windowBytes);
+        resolve({ reply: 0, message: 'ok (pipelined)' });
+      }
     });
   }
 
@@ -263,13 +290,22 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
         }
         this.#pending.delete(frame.streamId);
         if (frame.type === FrameType.OPEN_OK) {
+          const window = frame.payload.readUInt32BE(0);
+          this.#remember(pending.key);
+          if (pending.pipelined) {
+            // It has been sending on HELLO's window; the server's answer is the real one.
+            this.mux.adjustSendWindow(pending.stream, window - (this.#helloSeen as Hello).windowBytes);
+            return;
+          }
           pending.accept?.();
-          this.mux.attach(pending.stream, pending.socket, frame.payload.readUInt32BE(0));
+          this.mux.attach(pending.stream, pending.socket, window);
           pending.resolve({ reply: 0, message: 'ok' });
         } else {
           const { reply, message } = decodeOpenFail(frame.payload);
+          this.#known.delete(pending.key);
           this.mux.drop(pending.stream);
-          pending.resolve({ reply, message });
+          if (pending.pipelined) pending.socket.destroy(); // already told "connected": all we can do
+          else pending.resolve({ reply, message });
         }
         return;
       }
@@ -310,6 +346,16 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
   }
 
   #helloSeen: Hello | undefined;
+
+  #remember(key: string): void {
+    if (!this.#config.pipelineOpens) return;
+    this.#known.delete(key);
+    this.#known.add(key);
+    if (this.#known.size > KNOWN_DESTINATIONS) {
+      const oldest = this.#known.values().next();
+      if (oldest.done !== true) this.#known.delete(oldest.value);
+    }
+  }
 
   #onWelcome(sessionId: number): void {
     const hello = this.#helloSeen as Hello;

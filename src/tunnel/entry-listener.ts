@@ -80,6 +80,9 @@ export class EntryListener {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
+    // Handshake replies are held while the bytes already read are parsed: a client that sends its
+    // greeting and request together (and a pipelined open) gets all replies in one segment.
+    socket.cork();
     const o = this.#o;
     let request: EntryRequest;
     const reader = new ByteReader(socket, o.handshakeTimeoutMs, o.clock);
@@ -88,13 +91,16 @@ export class EntryListener {
       else if (o.kind === 'http-connect') request = await httpConnectHandshake(socket, reader);
       else request = { destination: o.target as Destination, answer: () => undefined };
     } catch (error) {
+      while (socket.writableCorked > 0) socket.uncork();
       reader.release();
       o.onEvent?.({ kind: o.kind, message: `handshake failed: ${(error as Error).message}` });
       if (!socket.writableEnded) socket.destroy();
       return;
     }
     reader.release();
-    const result = await o.open(request.destination, socket, () => request.answer(0));
+    const opening = o.open(request.destination, socket, () => request.answer(0));
+    while (socket.writableCorked > 0) socket.uncork(); // a pipelined open has answered by now
+    const result = await opening;
     if (socket.destroyed) return;
     if (result.reply !== 0) {
       o.onEvent?.({ kind: o.kind, destination: formatDestination(request.destination), reply: result.reply, message: result.message });

@@ -9,6 +9,9 @@
  * reader holds back only its own stream, and the memory a session can pin is bounded by
  * streams x window. A peer that sends beyond its credit breaks the protocol and the session ends.
  *
+ * Pipelined opens: with `dataWhileOpening` (the server), DATA and FIN for a stream still opening
+ * (dialing) are held, bounded by its receive window, and delivered in order on `attach`.
+ *
  * Stream lifecycle: `open` -> each direction ends with FIN (half-close kept: local sockets are
  * allowHalfOpen) -> the stream is removed once FIN went both ways and the local socket closed.
  * A local socket that closes with an error, or without its read side ending, resets the stream
@@ -23,10 +26,12 @@ import type { TimerWheel } from '../core/timer-wheel.js';
 import type { Destination } from './address.js';
 import { TunnelProtocolError } from './errors.js';
 import type { Frame } from './frame.js';
-import { FRAME_VERSION, FrameType, HEADER_BYTES, encodeFrame, encodeU32 } from './frame.js';
+import { FRAME_VERSION, FrameType, encodeFrame, encodeU32 } from './frame.js';
 
 /** Unsent bytes on the tunnel socket above which streams stop reading until it drains. */
 export const CONGESTED_BYTES = 1_048_576;
+/** Size of the one read buffer a session's outgoing sockets share (`readInto`): a full DATA frame. */
+export const READ_BUFFER_BYTES = 65_536;
 
 export const RstCode = { ERROR: 1, IDLE: 2, CANCEL: 3, SESSION_CLOSED: 4 } as const;
 
@@ -55,6 +60,13 @@ export class TunnelStream {
   bytesOut = 0;
   /** Timer-wheel id for the idle timeout, or -1. */
   idleId = -1;
+  /** The local socket reads into the session's shared buffer (`Mux.readInto`). */
+  sharedRead = false;
+  /** DATA that arrived while the stream was opening (pipelined behind OPEN), for the socket. */
+  early: Buffer[] = [];
+  /** Credit needed before the local socket may read: with a shared buffer a whole read must fit,
+   * so nothing read ever has to be copied to wait for credit; else 0. */
+  minReadCredit = 0;
 
   constructor(id: number, destination: Destination, recvWindow: number) {
     this.id = id;
@@ -69,11 +81,16 @@ export interface MuxOptions {
   /** Largest DATA payload we send. */
   maxDataPayload: number;
   send: (frame: Buffer) => void;
-  /** Send a DATA frame as header + payload (no copy); default joins them and calls `send`. */
+  /** Send a DATA frame as header + payload; both must be copied or consumed before it returns
+   * (the header is reused, the payload may be a view of a reused read buffer). Default: joins
+   * them and calls `send`. */
   sendParts?: ((header: Buffer, payload: Buffer) => void) | undefined;
   /** True while the tunnel connection has too much unsent data queued: streams stop reading their
    * local sockets until `drained()` is called. Default: never congested. */
   congested?: (() => boolean) | undefined;
+  /** Accept DATA and FIN on a stream still opening (the server's side of a pipelined open): held
+   * until `attach`, bounded by the stream's receive window. Default false: a protocol error. */
+  dataWhileOpening?: boolean;
   /** Optional idle timeout for streams, on a wheel the owner runs; 0 = none. */
   wheel?: TimerWheel | undefined;
   streamIdleTimeoutMs?: number;
@@ -100,8 +117,12 @@ export class Mux {
   readonly #idleMs: number;
   readonly #onStreamClosed: MuxOptions['onStreamClosed'];
   readonly #congested: () => boolean;
+  readonly #dataWhileOpening: boolean;
   /** Streams paused because the tunnel connection was congested (not for lack of credit). */
   readonly #waitingForDrain = new Set<TunnelStream>();
+  #readBuffer: Buffer | undefined;
+  /** The DATA header, rewritten for each frame (`sendParts` copies it). */
+  readonly #dataHeader = Buffer.from([FRAME_VERSION, FrameType.DATA, 0, 0, 0, 0, 0, 0, 0, 0]);
   #closed = false;
 
   constructor(options: MuxOptions) {
@@ -113,6 +134,7 @@ export class Mux {
     this.#idleMs = options.streamIdleTimeoutMs ?? 0;
     this.#onStreamClosed = options.onStreamClosed;
     this.#congested = options.congested ?? (() => false);
+    this.#dataWhileOpening = options.dataWhileOpening ?? false;
   }
 
   get bytesIn(): number {
@@ -138,6 +160,8 @@ export class Mux {
     stream.state = 'open';
     stream.socket = socket;
     stream.sendWindow = peerWindow;
+    // Half the peer's window at most: credit comes back in batches of half a window.
+    if (stream.sharedRead) stream.minReadCredit = Math.max(1, Math.min(READ_BUFFER_BYTES, Math.floor(peerWindow / 2)));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onLocalData(stream, chunk));
     socket.on('end', () => {
@@ -156,7 +180,22 @@ export class Mux {
       this.#onLocalClose(stream);
       return;
     }
-    socket.resume();
+    if (stream.early.length > 0 || stream.remoteFin) {
+      // Pipelined DATA (and FIN) that came while the stream was opening goes first.
+      const early = stream.early;
+      stream.early = [];
+      for (const payload of early) this.#deliver(stream, socket, payload);
+      if (stream.remoteFin) socket.end();
+    }
+    if (this.#mayRead(stream)) socket.resume();
+  }
+
+  /** Add `delta` (may be negative) to a stream's send credit: a pipelined open learns the peer's
+   * real window from OPEN_OK after sending on the window HELLO announced. */
+  adjustSendWindow(stream: TunnelStream, delta: number): void {
+    if (stream.state !== 'open' || delta === 0) return;
+    stream.sendWindow += delta;
+    this.#flush(stream);
   }
 
   /** Handle DATA, WINDOW, FIN or RST. Throws TunnelProtocolError on a protocol breach. */
@@ -176,6 +215,10 @@ export class Mux {
         return;
       }
       case FrameType.FIN:
+        if (stream.state === 'opening' && this.#dataWhileOpening && !stream.remoteFin) {
+          stream.remoteFin = true; // the socket is ended on attach, after the early DATA
+          return;
+        }
         if (stream.state !== 'open') throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `FIN on stream ${stream.id} before it opened`);
         if (stream.remoteFin) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `second FIN on stream ${stream.id}`);
         stream.remoteFin = true;
@@ -209,8 +252,27 @@ export class Mux {
     const waiting = [...this.#waitingForDrain];
     this.#waitingForDrain.clear();
     for (const stream of waiting) {
-      if (stream.state === 'open' && stream.queued === 0 && !stream.localEnded && !stream.localClosed) stream.socket?.resume();
+      if (stream.state === 'open' && this.#mayRead(stream) && !stream.localEnded && !stream.localClosed) stream.socket?.resume();
     }
+  }
+
+  /**
+   * The `onread` option for a plain socket this stream will own (`net.connect({ onread })`): it
+   * reads into one buffer shared by the session's sockets instead of a fresh 64 KiB allocation per
+   * read, the largest source of GC work in a bulk transfer (measured). Safe because each read is
+   * handled before the next: sent (the transport copies it into its batch) or copied if it must
+   * wait for credit. Attach the socket with `attach` as usual.
+   */
+  readInto(stream: TunnelStream): { buffer: Buffer; callback: (bytes: number, buffer: Buffer) => boolean } {
+    this.#readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    stream.sharedRead = true;
+    return {
+      buffer: this.#readBuffer,
+      callback: (bytes, buffer) => {
+        if (stream.state === 'open') this.#onLocalData(stream, buffer.subarray(0, bytes), true);
+        return true;
+      },
+    };
   }
 
   /** The session is over: every stream's socket is destroyed at once. */
@@ -222,7 +284,8 @@ export class Mux {
     }
   }
 
-  #onLocalData(stream: TunnelStream, chunk: Buffer): void {
+  /** `shared`: the chunk is a view of the reused read buffer, so it is copied if it has to wait. */
+  #onLocalData(stream: TunnelStream, chunk: Buffer, shared = false): void {
     stream.bytesOut += chunk.length;
     if (stream.idleId >= 0) this.#wheel?.touch(stream.idleId);
     if (stream.queued === 0 && chunk.length <= stream.sendWindow) {
@@ -233,10 +296,12 @@ export class Mux {
         // socket's queue (and the copies and GC that come with a long one).
         stream.socket?.pause();
         this.#waitingForDrain.add(stream);
+      } else if (stream.sendWindow < stream.minReadCredit) {
+        stream.socket?.pause(); // resumed by WINDOW, in #flush
       }
       return;
     }
-    stream.queue.push(chunk);
+    stream.queue.push(shared ? Buffer.from(chunk) : chunk);
     stream.queued += chunk.length;
     this.#flush(stream);
   }
@@ -245,9 +310,7 @@ export class Mux {
     const max = this.maxDataPayload;
     for (let offset = 0; offset < chunk.length; offset += max) {
       const part = offset === 0 && chunk.length <= max ? chunk : chunk.subarray(offset, Math.min(chunk.length, offset + max));
-      const header = Buffer.allocUnsafe(HEADER_BYTES);
-      header[0] = FRAME_VERSION;
-      header[1] = FrameType.DATA;
+      const header = this.#dataHeader;
       header.writeUInt32BE(id, 2);
       header.writeUInt32BE(part.length, 6);
       this.#sendParts(header, part);
@@ -268,7 +331,7 @@ export class Mux {
     }
     const socket = stream.socket;
     if (socket !== undefined && !stream.localClosed) {
-      if (stream.queued > 0) socket.pause();
+      if (!this.#mayRead(stream)) socket.pause();
       else if (socket.isPaused() && !stream.localEnded && !this.#waitingForDrain.has(stream)) socket.resume();
     }
     if (stream.queued === 0 && stream.localEnded && !stream.localFin) {
@@ -280,12 +343,25 @@ export class Mux {
 
   #onData(stream: TunnelStream, payload: Buffer): void {
     const n = payload.length;
-    if (stream.state !== 'open') throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} before it opened`);
+    const early = stream.state === 'opening' && this.#dataWhileOpening;
+    if (stream.state !== 'open' && !early) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} before it opened`);
     if (stream.remoteFin) throw new TunnelProtocolError('ERR_TUNNEL_STREAM', `DATA on stream ${stream.id} after FIN`);
     if (n > stream.recvCredit) throw new TunnelProtocolError('ERR_TUNNEL_FLOW_CONTROL', `stream ${stream.id}: ${n} bytes sent with ${stream.recvCredit} of credit`);
     stream.recvCredit -= n;
+    if (early) {
+      // A view of the tunnel's read chunk, which nothing reuses: held without a copy.
+      stream.early.push(payload);
+      return;
+    }
     const socket = stream.socket;
-    if (socket === undefined || stream.localClosed || socket.destroyed || !socket.writable) {
+    if (socket === undefined) this.#credit(stream, n); // nobody to deliver to: never stall the sender
+    else this.#deliver(stream, socket, payload);
+  }
+
+  /** Hand DATA to the stream's local socket; credit goes back once the kernel has it. */
+  #deliver(stream: TunnelStream, socket: Socket, payload: Buffer): void {
+    const n = payload.length;
+    if (stream.localClosed || socket.destroyed || !socket.writable) {
       this.#credit(stream, n); // nobody to deliver to: discard, but never stall the sender
       return;
     }
@@ -300,6 +376,11 @@ export class Mux {
       if (this.#corked.size === 1) setImmediate(this.#uncorkAll);
     }
     socket.write(payload, () => this.#credit(stream, n));
+  }
+
+  /** Nothing waits for credit, and a read of the shared buffer would fit the credit left. */
+  #mayRead(stream: TunnelStream): boolean {
+    return stream.queued === 0 && stream.sendWindow >= stream.minReadCredit;
   }
 
   readonly #corked = new Set<Socket>();
@@ -340,6 +421,7 @@ export class Mux {
     stream.state = 'closed';
     stream.queue = [];
     stream.queued = 0;
+    stream.early = [];
     if (stream.idleId >= 0) {
       this.#wheel?.cancel(stream.idleId);
       stream.idleId = -1;

@@ -165,6 +165,9 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       send: (frame) => transport.write(frame),
       sendParts: (header, payload) => transport.writeParts(header, payload),
       congested: () => transport.kind === 'tls' && transport.bufferedBytes >= CONGESTED_BYTES,
+      // A client may pipeline DATA behind OPEN (up to the window HELLO announced): held until the
+      // target connection is up, dropped if it fails.
+      dataWhileOpening: true,
       wheel: config.wheel,
       streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     });
@@ -374,7 +377,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       return;
     }
     if (stream.state === 'closed' || this.#state === 'closed') return;
-    const socket = net.connect({ host: address, port: d.port, allowHalfOpen: true });
+    const socket = net.connect({ host: address, port: d.port, allowHalfOpen: true, onread: this.mux.readInto(stream) });
     socket.pause();
     this.#dialing.add(socket);
     const timer = this.#config.clock.setTimer(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), this.#config.connectTimeoutMs);

@@ -75,6 +75,13 @@ export interface TunnelClientOptions {
   /** TCP keepalive and TCP_USER_TIMEOUT on the tunnel socket. Default true. */
   tcpKeepAlive?: boolean;
   /**
+   * Pipeline opens to a destination the server already opened in this session: the local client
+   * is answered at once and its first bytes follow the OPEN, saving a tunnel round trip (as
+   * ssh -D does). If such an open fails after all, the local connection is closed instead of
+   * getting a SOCKS error code. First opens always wait for the server. Default true.
+   */
+  pipelineOpens?: boolean;
+  /**
    * Retries, in a row, after a fatal failure (auth refused, fingerprint mismatch, certificate
    * invalid) before the client stops with a `fatal` event. `Infinity` keeps trying. Default 2.
    */
@@ -119,7 +126,7 @@ export interface TunnelClientStatus {
 
 const KNOWN = [
   'server', 'token', 'cert', 'key', 'fingerprint', 'ca', 'servername', 'transport', 'wsPath', 'name', 'pingIntervalMs', 'pingTimeoutMs', 'missedPings',
-  'pingJitter', 'reconnectInitialMs', 'reconnectMaxMs', 'connectTimeoutMs', 'handshakeTimeoutMs', 'openTimeoutMs', 'windowBytes', 'tcpKeepAlive', 'lookup', 'clock',
+  'pingJitter', 'reconnectInitialMs', 'reconnectMaxMs', 'connectTimeoutMs', 'handshakeTimeoutMs', 'openTimeoutMs', 'windowBytes', 'tcpKeepAlive', 'pipelineOpens', 'lookup', 'clock',
   'maxFatalRetries',
 ];
 const W = 'TunnelClient';
@@ -143,7 +150,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   readonly #o: {
     token: string | undefined; cert: string | Buffer | undefined; key: string | Buffer | undefined; fingerprint: string | undefined; ca: string | Buffer | undefined;
     servername: string | undefined; transport: 'tls' | 'wss'; wsPath: string; name: string; jitter: number; connectTimeoutMs: number; handshakeTimeoutMs: number;
-    windowBytes: number; tcpKeepAlive: boolean; lookup: (host: string) => Promise<string>;
+    windowBytes: number; tcpKeepAlive: boolean; pipelineOpens: boolean; lookup: (host: string) => Promise<string>;
   };
   readonly #clock: Clock;
   readonly #backoff: Backoff;
@@ -212,6 +219,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       handshakeTimeoutMs: integerOption(W, o, 'handshakeTimeoutMs', 10_000, { min: 1, max: MAX_MS }),
       windowBytes: integerOption(W, o, 'windowBytes', 1_048_576, { min: 16_384, max: 16_777_216 }),
       tcpKeepAlive: booleanOption(W, o, 'tcpKeepAlive', true),
+      pipelineOpens: booleanOption(W, o, 'pipelineOpens', true),
       lookup: functionOption<(host: string) => Promise<string>>(W, o, 'lookup') ?? defaultClientLookup,
     };
     this.#clock = clockOption(W, o);
@@ -437,6 +445,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       jitter: o.jitter,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       windowBytes: o.windowBytes,
+      pipelineOpens: o.pipelineOpens,
       clock: this.#clock,
     });
     this.#session = session;
