@@ -77,7 +77,7 @@ test('defaults: a minimal config comes back with every default filled in', () =>
   assert.deepEqual(demo, {
     name: 'demo',
     protocol: 'http1',
-    http2: { maxConcurrentStreams: 0, pingIntervalMs: 300_000, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000 },
+    http2: { maxConcurrentStreams: 0, pingIntervalMs: 300_000, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000, maxConnectionAgeMs: 0 },
     balancer: 'round-robin',
     hashOn: null,
     endpoints: [{ address: '127.0.0.1:9001', host: '127.0.0.1', port: 9001, weight: 1 }],
@@ -430,7 +430,7 @@ test('cluster protocol and upstream http2 settings: bad values are named with th
   const h2 = parseConfig(MINIMAL + '    protocol: http2\n    http2: { maxConcurrentStreams: 8, pingIntervalMs: 0 }\n', 'proxy.yaml', {});
   const demo = getCluster(h2, 'demo');
   assert.equal(demo.protocol, 'http2');
-  assert.deepEqual(demo.http2, { maxConcurrentStreams: 8, pingIntervalMs: 0, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000 });
+  assert.deepEqual(demo.http2, { maxConcurrentStreams: 8, pingIntervalMs: 0, pingTimeoutMs: 20_000, pingBeforeReuseMs: 30_000, maxConnectionAgeMs: 0 });
   const p = oneProblem(MINIMAL + '    protocol: h2\n', /^proxy\.yaml:10:5: clusters\.demo\.protocol: expected one of "http1", "http2", found "h2"/m);
   assert.match(p.found, /h2/);
   oneProblem(MINIMAL + '    http2: { pingTimeoutMs: 0 }\n', /clusters\.demo\.http2\.pingTimeoutMs/);

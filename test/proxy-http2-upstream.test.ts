@@ -104,6 +104,7 @@ ${tls}${extra}accessLog: { target: off }
 
 interface EndpointView {
   cxOpened: number;
+  cxClosed: Record<string, number>;
   rqTotal: number;
   rqReused: number;
   h2PingsSent: number;
@@ -380,4 +381,20 @@ test('a TLS backend that does not speak ALPN (so not h2): 502 with ERR_UPSTREAM_
   const line = JSON.parse(readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '{}') as { errno?: string; errorDetail?: string };
   assert.equal(line.errno, 'ERR_UPSTREAM_ALPN');
   assert.match(line.errorDetail ?? '', /could not connect to 127.0.0.1:\d+ \(ERR_UPSTREAM_ALPN\)/);
+});
+
+test('maxConnectionAgeMs: an upstream connection past its age takes no new stream; its open stream finishes, then it closes as max_age', { timeout: 30_000 }, async (t) => {
+  const backend = await h2Backend();
+  t.after(() => backend.close());
+  const proxy = await startProxy(config(backend.port, '    http2: { maxConnectionAgeMs: 300 }\n'));
+  t.after(() => proxy.close());
+  const port = proxy.port();
+  const long = request(port, { path: '/wait?ms=600' }); // open across the age limit
+  await sleep(400);
+  const next = await request(port, { path: '/' });
+  assert.equal(next.status, 200);
+  assert.equal(backend.sessions, 2, 'the new stream went on a new connection');
+  assert.equal((await long).status, 200, 'the stream open on the old connection finished');
+  await waitUntil(() => endpointStats(proxy, backend.port).cxClosed['max_age'] === 1, 2_000);
+  assert.equal(endpointStats(proxy, backend.port).cxClosed['max_age'], 1);
 });

@@ -52,12 +52,15 @@ export const HTTP2_CLIENT_DEFAULTS = {
  * timeout. PING before a stream goes on a connection idle 30 s or more (Envoy's
  * connection_idle_interval): a hung backend or a NAT that forgot the flow is found for one round
  * trip, before a request is put on it; at most one strike on a gRPC server, cleared by the answer.
+ * No age limit by default (Envoy's max_connection_duration is off upstream too): the backend
+ * retires its connections with GOAWAY when it wants to, and that is never a failed request.
  */
 export const HTTP2_UPSTREAM_DEFAULTS: Readonly<Http2UpstreamConfig> = {
   maxConcurrentStreams: 0,
   pingIntervalMs: 300_000,
   pingTimeoutMs: 20_000,
   pingBeforeReuseMs: 30_000,
+  maxConnectionAgeMs: 0,
 };
 
 /** Applied to the keys left out of a `tcpKeepAlive` block that is present. */

@@ -184,11 +184,12 @@ const discovery = obj('DNS discovery settings (type, name, port, resolver, refre
 
 const cluster = obj('cluster settings', {
   protocol: oneOf(['http1', 'http2']).optional(),
-  http2: obj('upstream HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, pingBeforeReuseMs)', {
+  http2: obj('upstream HTTP/2 settings (maxConcurrentStreams, pingIntervalMs, pingTimeoutMs, pingBeforeReuseMs, maxConnectionAgeMs)', {
     maxConcurrentStreams: int(0, 2 ** 31 - 1, "the backend's limit").optional(),
     pingIntervalMs: ms(0, 'no pings').optional(),
     pingTimeoutMs: ms(1).optional(),
     pingBeforeReuseMs: ms(0, 'off').optional(),
+    maxConnectionAgeMs: ms(0, 'no limit').optional(),
   }).optional(),
   balancer: oneOf(['round-robin', 'least-connections', 'p2c-ewma', 'ring-hash', 'maglev']).optional(),
   hashOn: hashOn.optional(),

@@ -227,6 +227,8 @@ export interface Http2UpstreamConfig {
   pingTimeoutMs: number;
   /** PING (and wait for the answer) before a stream goes on a connection silent this long. 0 = off. */
   pingBeforeReuseMs: number;
+  /** No new stream on a connection this old (drawn from 90-100 % of it); its streams finish. 0 = no limit. */
+  maxConnectionAgeMs: number;
 }
 
 export interface ClusterConfig {

@@ -138,7 +138,7 @@ export class Http2UpstreamPool {
     session.streams -= 1;
     if (session.state === 'closed') return;
     if (session.state === 'draining') {
-      if (session.streams === 0) this.#destroy(session, session.goaway ? 'peer_close' : this.#closed ? this.#closeReason : 'max_requests');
+      if (session.streams === 0) this.#destroy(session, session.retiredAs ?? 'drain');
       return;
     }
     if (this.#closed) {
@@ -163,7 +163,7 @@ export class Http2UpstreamPool {
     this.#closeReason = reason;
     for (const s of this.#table.list('idle')) this.#destroy(s, reason);
     for (const s of this.#table.list('probing')) this.#destroy(s, reason);
-    for (const state of ['ready', 'full'] as const) for (const s of this.#table.list(state)) this.#retire(s);
+    for (const state of ['ready', 'full'] as const) for (const s of this.#table.list(state)) this.#retire(s, reason);
     for (const want of this.#wants.splice(0)) want.waiter.onSession(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
   }
 
@@ -176,12 +176,19 @@ export class Http2UpstreamPool {
 
   /** A session with room that needs no PING first; an idle one due for a PING is sent probing. */
   #pick(): Http2UpstreamSession | undefined {
-    const ready = this.#table.list('ready').tail;
-    if (ready !== undefined) return ready;
-    const idle = this.#table.list('idle');
     const now = this.host.clock.now();
+    const ready = this.#table.list('ready');
+    for (let s = ready.tail; s !== undefined; s = ready.tail) {
+      if (now < s.retireAtMs) return s;
+      this.#retire(s, 'max_age'); // old enough: its streams finish, no new one
+    }
+    const idle = this.#table.list('idle');
     const pingAfter = this.cluster.http2.pingBeforeReuseMs;
     for (let s = idle.tail; s !== undefined; s = idle.tail) {
+      if (now >= s.retireAtMs) {
+        this.#destroy(s, 'max_age');
+        continue;
+      }
       if (pingAfter > 0 && now - s.idleSinceMs >= pingAfter) {
         this.#probe(s);
         continue;
@@ -196,7 +203,7 @@ export class Http2UpstreamPool {
     session.streams += 1;
     session.requests += 1;
     const max = this.cluster.pool.maxRequestsPerConnection;
-    if (max > 0 && session.requests >= max) this.#retire(session);
+    if (max > 0 && session.requests >= max) this.#retire(session, 'max_requests');
     else this.#move(session, session.fits());
     this.metrics.requestSent(reused);
     waiter.onSession(undefined, session, reused);
@@ -301,6 +308,9 @@ export class Http2UpstreamPool {
     const h2 = http2.connect(authority, { createConnection: () => socket, maxSessionMemory: 64 });
     const session = new Http2UpstreamSession(h2, nextSessionId++, now, this.cluster.http2.maxConcurrentStreams);
     if (this.#knownLimit > 0) session.limit = this.#knownLimit;
+    const maxAgeMs = this.cluster.http2.maxConnectionAgeMs;
+    // 90-100 % of the age, so connections opened together do not all retire together.
+    if (maxAgeMs > 0) session.retireAtMs = now + maxAgeMs * (0.9 + Math.random() * 0.1);
     this.#table.add(session, 'connecting');
     let settled = false;
     const finish = (error: Error | undefined): void => {
@@ -352,7 +362,7 @@ export class Http2UpstreamPool {
     h2.on('goaway', () => {
       session.goaway = true;
       this.metrics.goawayReceived();
-      if (session.state !== 'closed' && session.state !== 'draining' && session.state !== 'connecting') this.#retire(session);
+      if (session.state !== 'closed' && session.state !== 'draining' && session.state !== 'connecting') this.#retire(session, 'peer_close');
     });
     h2.on('error', (error: Error) => {
       session.failure = error;
@@ -362,9 +372,10 @@ export class Http2UpstreamPool {
   }
 
   /** No new stream; the connection closes when its last stream ends. */
-  #retire(session: Http2UpstreamSession): void {
+  #retire(session: Http2UpstreamSession, reason: CloseReason): void {
+    session.retiredAs = reason;
     this.#move(session, 'draining');
-    if (session.streams === 0) this.#destroy(session, session.goaway ? 'peer_close' : this.#closed ? this.#closeReason : 'max_requests');
+    if (session.streams === 0) this.#destroy(session, reason);
   }
 
   #onClose(session: Http2UpstreamSession): void {

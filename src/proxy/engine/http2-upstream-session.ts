@@ -6,7 +6,8 @@
  * States (the pool's StateTable enforces the moves):
  *   connecting -> idle (no stream) <-> ready (streams, room for more) <-> full (at the limit);
  *   idle -> probing (a PING before reuse) -> idle; any open state -> draining (GOAWAY received,
- *   or retired by us: no new stream, open ones finish) -> closed.
+ *   or retired by us at maxRequestsPerConnection, maxConnectionAgeMs or a drain: no new stream,
+ *   open ones finish) -> closed.
  *
  * Keep-alive (Envoy's connection_keepalive, HAProxy's idle-ping):
  * - A PING after `pingIntervalMs` without a frame from the backend, drawn from 85-100 % of it
@@ -67,6 +68,10 @@ export class Http2UpstreamSession {
   failure: Error | undefined;
   /** The backend sent GOAWAY. */
   goaway = false;
+  /** Why it was retired (draining): the close reason once its last stream ends. */
+  retiredAs: CloseReason | undefined;
+  /** Clock ms from which it takes no new stream (maxConnectionAgeMs, with jitter). */
+  retireAtMs = Number.POSITIVE_INFINITY;
   readonly openedAtMs: number;
 
   constructor(
