@@ -23,9 +23,10 @@
  * started here runs in its own process group and is killed at the end, on failure and on Ctrl-C.
  *
  * Run: bash bench/proxy/run.sh [--write] [--quick]   (installs, builds, then runs this file)
- *  or: node dist/bench/proxy/run.js [--write] [--quick] [--only=nginx,lifeline] [--only-scenarios=S6,S7] [--no-install]
+ *  or: node dist/bench/proxy/run.js [--write] [--quick] [--only=nginx,lifeline] [--only-scenarios=S6,S7] [--semi-space=MiB] [--no-install]
  * --quick: 1 round, 3 s runs, S4 with 2,000 connections (for development; not for RESULTS.md).
  * --only-scenarios: measure only these (S5 needs S1); the tables of the others are left out.
+ * --semi-space: the Node proxies' --max-semi-space-size (default 4, npm start's), for an A/B.
  * Modules: settings (flags, constants), backend, proxies (how each starts, plain and TLS),
  * scenarios (the measurements), tables (Markdown), tls-configs, configs, processes.
  */
