@@ -31,6 +31,8 @@ interface H2Backend {
   sessions: number;
   streams: number;
   maxInFlight: number;
+  /** Sessions still open on the backend's side. */
+  openSessions(): number;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ async function h2Backend(options: { maxConcurrentStreams?: number; tls?: { key: 
   await once(server, 'listening');
   state.port = (server.address() as AddressInfo).port;
   return Object.assign(state, {
+    openSessions: () => open.size,
     close: async () => {
       for (const s of open) s.destroy();
       server.close();
@@ -149,6 +152,10 @@ test('one multiplexed connection carries 200 requests from 50 concurrent clients
   assert.equal(stats.cxOpened, 1);
   assert.equal(stats.rqTotal, 201);
   assert.equal(stats.rqReused, 200);
+  // close() leaves nothing open: the backend sees its connection go.
+  await proxy.close();
+  await waitUntil(() => backend.openSessions() === 0, 2_000);
+  assert.equal(backend.openSessions(), 0, 'the upstream HTTP/2 connection was closed by proxy.close()');
 });
 
 test("at the backend's SETTINGS_MAX_CONCURRENT_STREAMS another connection opens: 20 at once with 5 streams each, at most 4 connections", { timeout: 30_000 }, async (t) => {

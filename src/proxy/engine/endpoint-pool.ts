@@ -38,6 +38,7 @@ import type { EndpointMetrics } from '../metrics/index.js';
 import { UpstreamConnection, UPSTREAM_TRANSITIONS } from './upstream-connection.js';
 import type { UpstreamState } from './upstream-connection.js';
 import { IdleLearner } from './idle-learner.js';
+import { PoolWant as GenericWant } from './pool-want.js';
 import { dialUpstream, UpstreamConnectError } from './upstream-dial.js';
 
 /** See the policy above: reused sooner than this after release, a connection is not probed. */
@@ -51,21 +52,8 @@ export interface PoolWaiter {
   onAcquired(error: Error | undefined, connection: UpstreamConnection | undefined, reused: boolean): void;
 }
 
-/** A wait for a connection that was not answered at once; `cancel()` it when the caller goes away. */
-export class PoolWant {
-  cancelled = false;
-  constructor(
-    readonly waiter: PoolWaiter,
-    readonly fresh: boolean,
-    private readonly pool: EndpointPool,
-  ) {}
-
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.pool.forget(this);
-  }
-}
+/** A wait for a connection that was not answered at once (pool-want.ts). */
+export type PoolWant = GenericWant<PoolWaiter>;
 
 export interface PoolHost {
   wheel: TimerWheel;
@@ -151,7 +139,7 @@ export class EndpointPool {
         return null;
       }
     }
-    const want = new PoolWant(waiter, fresh, this);
+    const want = new GenericWant<PoolWaiter>(waiter, fresh, this);
     if (this.#atMax()) this.#wants.push(want);
     else this.#connect(want);
     return want;

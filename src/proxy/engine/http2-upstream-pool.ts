@@ -33,27 +33,15 @@ import type { EndpointMetrics } from '../metrics/index.js';
 import { Http2UpstreamSession, HTTP2_SESSION_MOVES } from './http2-upstream-session.js';
 import type { Http2SessionState } from './http2-upstream-session.js';
 import { UpstreamConnectError } from './upstream-dial.js';
+import { PoolWant } from './pool-want.js';
 
 /** Who waits for a stream slot. */
 export interface Http2Waiter {
   onSession(error: Error | undefined, session: Http2UpstreamSession | undefined, reused: boolean): void;
 }
 
-/** A wait for a stream slot; `cancel()` it when the caller goes away. */
-export class Http2Want {
-  cancelled = false;
-  constructor(
-    readonly waiter: Http2Waiter,
-    readonly fresh: boolean,
-    private readonly pool: Http2UpstreamPool,
-  ) {}
-
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.pool.forget(this);
-  }
-}
+/** A wait for a stream slot (pool-want.ts). */
+export type Http2Want = PoolWant<Http2Waiter>;
 
 export interface Http2PoolHost {
   wheel: TimerWheel;
@@ -121,7 +109,7 @@ export class Http2UpstreamPool {
         return null;
       }
     }
-    const want = new Http2Want(waiter, fresh, this);
+    const want = new PoolWant<Http2Waiter>(waiter, fresh, this);
     this.#wants.push(want);
     this.#serveWants();
     return want;
