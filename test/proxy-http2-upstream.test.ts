@@ -405,3 +405,29 @@ test('maxConnectionAgeMs: an upstream connection past its age takes no new strea
   await waitUntil(() => endpointStats(proxy, backend.port).cxClosed['max_age'] === 1, 2_000);
   assert.equal(endpointStats(proxy, backend.port).cxClosed['max_age'], 1);
 });
+
+test('close() while an upstream HTTP/2 connection is still being dialled (a TLS handshake that never answers) closes its socket', { timeout: 30_000 }, async (t) => {
+  // Accepts TCP, reads and never speaks: the proxy's TLS handshake hangs in `connecting`.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.resume(); // reading, so the proxy's close is seen
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const proxy = await startProxy(config(port, '    timeouts: { connectTimeoutMs: 20000 }\n', '    tls: { enabled: true, servername: localhost }\n'));
+  const pending = request(proxy.port(), { path: '/', timeoutMs: 15_000 }).catch((error: Error) => error);
+  await waitUntil(() => sockets.size === 1, 5_000);
+  assert.equal(sockets.size, 1, 'the proxy is dialling');
+  await proxy.close();
+  await waitUntil(() => sockets.size === 0, 2_000);
+  assert.equal(sockets.size, 0, 'the dialling connection was closed by proxy.close()');
+  await pending;
+});

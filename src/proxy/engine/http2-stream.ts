@@ -84,6 +84,13 @@ function responseFields(res: ResponseHead): OutgoingHttpHeaders {
   return out;
 }
 
+/** The response names a Trailer field (HTTP/2 backends send lowercase names). */
+function announcesTrailers(res: ResponseHead): boolean {
+  const h = res.headers;
+  for (let i = 0; i < h.length; i += 2) if (h[i] === 'trailer') return true;
+  return false;
+}
+
 function onDeadline(this: void, _id: number, data: unknown): void {
   (data as Http2Stream).onDeadline();
 }
@@ -173,7 +180,7 @@ export class Http2Stream implements ClientSide {
     const endStream = complete && first.length === 0;
     // Trailers may follow from an HTTP/2 backend when the client asked for them (gRPC sends
     // `te: trailers`) or the response announces them: the stream then ends with a HEADERS frame.
-    const waitForTrailers = !endStream && ex.upstreamFields !== null && (this.#wantsTrailers() || res.headers.includes('trailer'));
+    const waitForTrailers = !endStream && ex.upstreamFields !== null && (this.#wantsTrailers() || announcesTrailers(res));
     if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(this.#trailers ?? {}));
     stream.respond(responseFields(res), { endStream, waitForTrailers });
     if (!complete) this.#setTimer(ex.cluster.config.timeouts.idleStreamTimeoutMs);

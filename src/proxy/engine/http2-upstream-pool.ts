@@ -151,6 +151,9 @@ export class Http2UpstreamPool {
     this.#closeReason = reason;
     for (const s of this.#table.list('idle')) this.#destroy(s, reason);
     for (const s of this.#table.list('probing')) this.#destroy(s, reason);
+    // A connection still being dialled (a TLS handshake that hangs, say) goes too: nothing would
+    // close it later, as the pool's timers stop with the proxy.
+    for (const s of this.#table.list('connecting')) this.#destroy(s, reason);
     for (const state of ['ready', 'full'] as const) for (const s of this.#table.list(state)) this.#retire(s, reason);
     for (const want of this.#wants.splice(0)) want.waiter.onSession(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
   }
@@ -303,6 +306,12 @@ export class Http2UpstreamPool {
     let settled = false;
     const finish = (error: Error | undefined): void => {
       if (settled) return;
+      if ((session.state as string) === 'closed') {
+        // Closed by close() while it was dialled: its caller, if any, learns the pool is gone.
+        settled = true;
+        if (fresh !== null && !fresh.cancelled) fresh.waiter.onSession(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
+        return;
+      }
       settled = true;
       this.host.onConnectOutcome(this.key, error === undefined);
       if (session.timerId !== -1) this.host.wheel.cancel(session.timerId);
@@ -384,13 +393,14 @@ export class Http2UpstreamPool {
   /** Close now: GOAWAY(NO_ERROR) and end, or destroy a connection that failed. */
   #destroy(session: Http2UpstreamSession, reason: CloseReason): void {
     if (session.state === 'closed') return;
+    const dialling = session.state === 'connecting';
     this.#cancelTimers(session);
     this.#table.move(session, 'closed');
     this.metrics.setPool(this.#table.count('idle'), this.#table.count('ready') + this.#table.count('full'));
     session.closeReason = reason;
     // A dead or suspect connection goes at once (its streams fail now and fail over where safe);
     // otherwise GOAWAY(NO_ERROR), and what is open finishes.
-    if (reason === 'heartbeat_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
+    if (dialling || reason === 'heartbeat_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
     else session.session.close();
   }
 
