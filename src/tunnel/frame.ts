@@ -19,6 +19,10 @@
  * Cost: decoding allocates nothing for frames that arrive whole in one chunk (the payload is a
  * `subarray` of the chunk); a control frame split across chunks costs one concat when it
  * completes; a DATA frame split across chunks is passed on in pieces, without a copy.
+ *
+ * Ownership: the caller may reuse a chunk once `push` returns (a socket's shared read buffer), so
+ * the decoder copies what it keeps across calls (the start of an incomplete frame), and the
+ * frames `push` returns are views of the chunk: handle them before the chunk is reused.
  */
 import { TunnelProtocolError } from './errors.js';
 
@@ -143,13 +147,17 @@ export class FrameDecoder {
     let buf: Buffer;
     if (this.#pendingBytes === 0) {
       buf = chunk;
+    } else if (this.#pendingBytes + chunk.length - offset < this.#need) {
+      const rest = chunk.subarray(offset);
+      this.#pending.push(Buffer.from(rest)); // held across calls: the caller may reuse chunk
+      this.#pendingBytes += rest.length;
+      return frames;
     } else {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-      if (this.#pendingBytes < this.#need) return frames;
-      buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      this.#pending.push(offset === 0 ? chunk : chunk.subarray(offset));
+      buf = Buffer.concat(this.#pending);
       this.#pending = [];
       this.#pendingBytes = 0;
+      offset = 0;
     }
     try {
       while (buf.length - offset >= HEADER_BYTES) {
@@ -187,7 +195,8 @@ export class FrameDecoder {
       throw error;
     }
     if (offset < buf.length) {
-      const rest = buf.subarray(offset);
+      // A copy when it is the caller's chunk: the caller may reuse that buffer.
+      const rest = buf === chunk ? Buffer.from(buf.subarray(offset)) : buf.subarray(offset);
       this.#pending = [rest];
       this.#pendingBytes = rest.length;
       if (this.#need < HEADER_BYTES) this.#need = HEADER_BYTES;

@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { IdleTimer } from '../core/idle-timer.js';
 import type { TimerWheel } from '../core/timer-wheel.js';
+import type { BufferPool } from '../transport/write-batcher.js';
 import type { LifelineError } from '../core/errors.js';
 import { closeInfo, closeInfoFromError } from '../core/close-reason.js';
 import type { CloseInfo, CloseLayer, CloseReason } from '../core/close-reason.js';
@@ -70,6 +71,8 @@ export interface ServerSessionConfig {
   streamIdleTimeoutMs: number;
   wheel: TimerWheel;
   clock: Clock;
+  /** The pool the server's sessions copy DATA for targets into (SessionBuffers.deliveries). */
+  deliveryPool?: BufferPool | undefined;
 }
 
 export interface ServerSessionEvents {
@@ -168,6 +171,7 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
       // A client may pipeline DATA behind OPEN (up to the window HELLO announced): held until the
       // target connection is up, dropped if it fails.
       dataWhileOpening: true,
+      deliveryPool: config.deliveryPool,
       wheel: config.wheel,
       streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     });

@@ -9,6 +9,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { systemClock } from '../core/clock.js';
+import { BufferPool, WriteBatcher } from '../transport/write-batcher.js';
+import { readIntoBuffer } from '../transport/user-read-buffer.js';
 import { EXPORTER_BYTES, EXPORTER_LABEL } from './auth.js';
 import { HEADER_BYTES, MAX_DATA_PAYLOAD } from './frame.js';
 
@@ -16,11 +18,39 @@ import { HEADER_BYTES, MAX_DATA_PAYLOAD } from './frame.js';
 const END_GRACE_MS = 2000;
 /** Size of one output batch: four full DATA frames. */
 export const OUTPUT_BATCH_BYTES = 4 * (HEADER_BYTES + MAX_DATA_PAYLOAD);
-/** A batch smaller than this (control frames only) does not keep its buffer for reuse, so a
- * session that only pings holds no batch buffer. */
-const KEEP_BATCH_MIN_BYTES = 16_384;
+/** A frame up to this size, with nothing queued before it, is written directly (interactive
+ * traffic: a session that only pings never takes a batch buffer). Larger ones always go through a
+ * batch: their joined copy would be an ArrayBuffer of its own (Node pools only those under 4 KiB),
+ * and that churn brought back the major GCs the batches exist to avoid (measured, 50 streams). */
+const DIRECT_WRITE_MAX_BYTES = 4096;
 /** Batch buffers a busy session keeps for reuse. */
 const MAX_SPARE_BATCHES = 4;
+/** Size of the read buffer a process's TLS sessions share: one TLS record's plaintext at most. */
+export const TLS_READ_BUFFER_BYTES = 16_384;
+/** Output batch buffers one process keeps for reuse at most, whatever its number of sessions
+ * (they go back to two within seconds of the load stopping: BufferPool). */
+const SHARED_SPARE_BATCHES = 64;
+/** Buffers DATA is copied into for the local sockets (see Mux), and how many a process keeps at
+ * most: a stream whose local reader is slow holds up to its window in them. */
+const DELIVERY_BATCH_BYTES = 65_536;
+const SHARED_SPARE_DELIVERIES = 1024;
+
+/**
+ * The buffers the sessions of one process share, so what a process keeps for reuse is bounded per
+ * process, not per session (a server with many sessions), and a busy session allocates nothing:
+ * the TLS read buffer (reads are handled one at a time), the output batches, the DATA deliveries.
+ */
+export class SessionBuffers {
+  readonly tlsRead = Buffer.allocUnsafeSlow(TLS_READ_BUFFER_BYTES);
+  readonly batches = new BufferPool(OUTPUT_BATCH_BYTES, SHARED_SPARE_BATCHES);
+  readonly deliveries = new BufferPool(DELIVERY_BATCH_BYTES, SHARED_SPARE_DELIVERIES);
+
+  /** Let go of the pooled buffers (the owner closed). */
+  clear(): void {
+    this.batches.clear();
+    this.deliveries.clear();
+  }
+}
 
 export interface FrameTransport {
   readonly kind: 'tls' | 'wss';
@@ -34,6 +64,8 @@ export interface FrameTransport {
   writeParts(header: Buffer, payload: Buffer): void;
   /** Bytes accepted by `write` and not yet handed to the kernel (0 when unknown: wss). */
   readonly bufferedBytes: number;
+  /** Each chunk read. It may be a view of a reused buffer, valid only during the call: copy
+   * what must outlive it. */
   onData(callback: (chunk: Buffer) => void): void;
   /** Called when queued bytes were flushed after a write returned false (TLS only). */
   onDrain(callback: () => void): void;
@@ -52,16 +84,18 @@ export function channelBinding(t: FrameTransport): Buffer {
 /**
  * A session over a TLS socket.
  *
- * Output batching: frames are copied into a batch buffer and handed to TLS one batch at a time,
- * with at most one TLS write outstanding. Why: Node completes every TLS write on the next turn
- * (a setImmediate), so writes issued meanwhile queue up in the stream and go down as a writev,
- * which Node joins into a fresh allocation before encrypting (a copy, an mmap and page faults for
- * each large write). Here each byte is copied once, in JS, into a buffer that is reused once TLS
- * has taken it; TLS gets large writes (full 16 KiB records, one syscall for several frames); a
- * bulk transfer allocates no per-frame memory for the GC to chase (measured: the largest CPU
- * cost of the sending side). A batch is written at the end of the turn (check phase), or as soon
- * as the previous write completes, so no frame waits beyond the turn its predecessor took.
- * @example const t = new TlsTransport(tls.connect({ socket: raw, minVersion: 'TLSv1.3' }));
+ * Output: frames are copied into batches (`WriteBatcher`) handed to TLS one at a time. Why: Node
+ * completes every TLS write on the next turn, so writes issued meanwhile would queue up and go
+ * down as a writev, which Node joins into a fresh allocation before encrypting (a copy, an mmap
+ * and page faults for each large write). Batched, each byte is copied once into a reused buffer,
+ * TLS gets large writes (full 16 KiB records, one syscall for several frames), and a bulk
+ * transfer allocates no per-frame memory for the GC to chase (measured: the largest CPU cost of
+ * the sending side). A frame alone, with nothing held or outstanding, is written directly.
+ *
+ * Input: with `buffers`, decrypted reads land in the process's shared read buffer instead of a
+ * fresh allocation per 16 KiB record, which on the receiving end of a bulk transfer was a major
+ * GC every few tens of ms (measured); `onData` chunks are then views valid only during the call.
+ * @example const t = new TlsTransport(tls.connect({ socket: raw, minVersion: 'TLSv1.3' }), 'host:443', buffers);
  */
 export class TlsTransport implements FrameTransport {
   readonly kind = 'tls';
@@ -70,24 +104,16 @@ export class TlsTransport implements FrameTransport {
   #closed = false;
   #error: Error | undefined;
   #onClose: ((error: Error | undefined) => void) | undefined;
-  /** Full batches waiting for the outstanding write, in order; then the batch being filled. */
-  readonly #ready: { buffer: Buffer; used: number }[] = [];
-  #batch: Buffer | undefined;
-  #batchUsed = 0;
-  /** Bytes in `#ready` and the open batch, not yet handed to TLS. */
-  #held = 0;
-  #writing = false;
-  #flushQueued = false;
-  /** Batch buffers kept for reuse (a few, and only while busy). */
-  readonly #spares: Buffer[] = [];
-  readonly #flushNow = (): void => {
-    this.#flushQueued = false;
-    if (!this.#writing) this.#writeNext();
-  };
+  readonly #out: WriteBatcher;
+  readonly #ownPool: BufferPool | undefined;
+  readonly #readBuffer: Buffer | undefined;
 
-  constructor(socket: TLSSocket, remoteAddress?: string) {
+  constructor(socket: TLSSocket, remoteAddress?: string, buffers?: SessionBuffers) {
     this.tlsSocket = socket;
     this.remoteAddress = remoteAddress ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.#readBuffer = buffers?.tlsRead;
+    this.#ownPool = buffers === undefined ? new BufferPool(OUTPUT_BATCH_BYTES, MAX_SPARE_BATCHES) : undefined;
+    this.#out = new WriteBatcher(socket, buffers?.batches ?? (this.#ownPool as BufferPool));
     socket.on('error', (error: Error) => {
       this.#error ??= error;
     });
@@ -103,77 +129,46 @@ export class TlsTransport implements FrameTransport {
   }
 
   get bufferedBytes(): number {
-    return this.tlsSocket.writableLength + this.#held;
+    return this.tlsSocket.writableLength + this.#out.heldBytes;
   }
 
   write(frame: Buffer): void {
     if (this.closed) return;
-    if (this.#batch === undefined && !this.#writing && this.#ready.length === 0) this.tlsSocket.write(frame);
-    else this.#append(frame);
+    if (this.#out.busy) this.#out.append(frame);
+    else this.tlsSocket.write(frame);
   }
 
   writeParts(header: Buffer, payload: Buffer): void {
     if (this.closed) return;
     const bytes = header.length + payload.length;
-    if (bytes < KEEP_BATCH_MIN_BYTES && this.#batch === undefined && !this.#writing && this.#ready.length === 0) {
-      // A small frame alone (interactive traffic): a batch buffer would be a large allocation.
-      this.tlsSocket.write(Buffer.concat([header, payload], bytes));
-      return;
-    }
-    if (this.#batch === undefined || this.#batch.length - this.#batchUsed < bytes) this.#open(bytes);
-    this.#append(header);
-    this.#append(payload);
-  }
-
-  /** Start a new batch with room for `bytes`; the current one, if any, joins the ready list. */
-  #open(bytes: number): void {
-    if (this.#batch !== undefined && this.#batchUsed > 0) this.#ready.push({ buffer: this.#batch, used: this.#batchUsed });
-    const spare = this.#spares.pop();
-    this.#batch = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafeSlow(Math.max(bytes, OUTPUT_BATCH_BYTES));
-    this.#batchUsed = 0;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      setImmediate(this.#flushNow);
-    }
-  }
-
-  #append(b: Buffer): void {
-    if (this.#batch === undefined || this.#batch.length - this.#batchUsed < b.length) this.#open(b.length);
-    b.copy(this.#batch as Buffer, this.#batchUsed);
-    this.#batchUsed += b.length;
-    this.#held += b.length;
-  }
-
-  /** Hand the oldest batch to TLS; called when no write is outstanding. */
-  #writeNext(): void {
-    let next = this.#ready.shift();
-    if (next === undefined && this.#batch !== undefined && this.#batchUsed > 0) {
-      next = { buffer: this.#batch, used: this.#batchUsed };
-      this.#batch = undefined;
-      this.#batchUsed = 0;
-    }
-    if (next === undefined || this.closed) return;
-    const { buffer, used } = next;
-    this.#held -= used;
-    this.#writing = true;
-    this.tlsSocket.write(buffer.subarray(0, used), () => {
-      this.#writing = false;
-      if (this.closed || this.tlsSocket.writableEnded) return;
-      if (used >= KEEP_BATCH_MIN_BYTES && this.#spares.length < MAX_SPARE_BATCHES) this.#spares.push(buffer);
-      this.#writeNext();
-    });
+    // A small frame alone (interactive traffic): no batch buffer for it.
+    if (bytes <= DIRECT_WRITE_MAX_BYTES && !this.#out.busy) this.tlsSocket.write(Buffer.concat([header, payload], bytes));
+    else this.#out.append(header, payload);
   }
 
   #drop(): void {
-    this.#ready.length = 0;
-    this.#batch = undefined;
-    this.#batchUsed = 0;
-    this.#held = 0;
-    this.#spares.length = 0;
+    this.#out.drop();
+    this.#ownPool?.clear();
   }
 
   onData(callback: (chunk: Buffer) => void): void {
-    this.tlsSocket.on('data', callback);
+    const socket = this.tlsSocket;
+    const buffer = this.#readBuffer;
+    if (buffer !== undefined) {
+      // Bytes Node already read (before we were handed the socket) go first, then reads land in
+      // the shared buffer. Where Node does not allow that, 'data' events as usual.
+      const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+      const switched = readIntoBuffer(socket, buffer, (nread) => {
+        callback(buffer.subarray(0, nread));
+        return true;
+      });
+      if (early !== null) callback(early);
+      if (switched) {
+        socket.resume(); // keeps the handle reading, and lets 'end' and 'close' come
+        return;
+      }
+    }
+    socket.on('data', callback);
   }
 
   onDrain(callback: () => void): void {
@@ -186,10 +181,8 @@ export class TlsTransport implements FrameTransport {
   }
 
   end(): void {
-    // Batches still held go to TLS now, in order, behind the outstanding write (queued there).
-    if (this.#batch !== undefined && this.#batchUsed > 0) this.#ready.push({ buffer: this.#batch, used: this.#batchUsed });
-    for (const { buffer, used } of this.#ready) this.tlsSocket.write(buffer.subarray(0, used));
-    this.#drop();
+    // What is still held goes to TLS now, in order, behind the outstanding write.
+    this.#out.flushAll();
     this.tlsSocket.end();
     // A peer that never answers our close must not hold the socket: destroy after a grace period.
     systemClock.setTimer(() => this.tlsSocket.destroy(), END_GRACE_MS);

@@ -34,7 +34,7 @@ import { countSamples, family, MetricsRegistry, SERVER_METRICS } from './metrics
 import type { MetricFamily, MetricSample } from './metrics.js';
 import { ServerSession } from './server-session.js';
 import type { ServerCloseReason, ServerSessionStatus } from './server-session.js';
-import { TlsTransport, WsTransport } from './transport.js';
+import { SessionBuffers, TlsTransport, WsTransport } from './transport.js';
 import type { FrameTransport } from './transport.js';
 
 export interface TunnelServerOptions {
@@ -140,6 +140,8 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   readonly #server: TlsServer | HttpsServer;
   readonly #wss: WebSocketServer | undefined;
   readonly #raw = new Set<Socket>();
+  /** Buffers the sessions share: TLS reads land in one (one at a time), batches are pooled. */
+  readonly #buffers = new SessionBuffers();
   #nextId = 1;
   #address: { host: string; port: number } | null = null;
   #closed = false;
@@ -209,7 +211,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       ...(clientCa === undefined ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: false }),
     };
     if (this.transport === 'tls') {
-      const server = createTlsServer(tlsOptions, (socket) => this.#accept(new TlsTransport(socket)));
+      const server = createTlsServer(tlsOptions, (socket) => this.#accept(new TlsTransport(socket, undefined, this.#buffers)));
       server.on('tlsClientError', () => undefined);
       this.#server = server;
       this.#wss = undefined;
@@ -305,6 +307,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     for (const raw of this.#raw) raw.destroy();
     this.#wss?.close();
     this.#wheel.close();
+    this.#buffers.clear();
     await closed;
   }
 
@@ -352,6 +355,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       streamIdleTimeoutMs: this.streamIdleTimeoutMs,
       wheel: this.#wheel,
       clock: this.#clock,
+      deliveryPool: this.#buffers.deliveries,
     });
     this.sessions.set(session.id, session);
     session.on('open', () => {
