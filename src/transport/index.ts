@@ -13,3 +13,4 @@ export { probeSocket, isReusable } from './socket-probe.js';
 export { transportCapabilities } from './capabilities.js';
 export type { Capability, TransportCapabilities } from './capabilities.js';
 export type { SocketProbe } from './socket-probe.js';
+export { WriteBatcher, BufferPool } from './write-batcher.js';

@@ -31,7 +31,7 @@ import { TunnelAuthError, TunnelDeadPeerError, TunnelError, TunnelProtocolError 
 import type { Frame, Hello } from './frame.js';
 import { AuthMethod, FrameDecoder, FrameType, decodeGoaway, decodeHello, decodeNotice, decodeOpenFail, encodeAuth, encodeGoaway, encodePing, MAX_DATA_PAYLOAD } from './frame.js';
 import { CONGESTED_BYTES, Mux, RstCode } from './mux.js';
-import type { TunnelStream } from './mux.js';
+import type { TunnelStream } from './tunnel-stream.js';
 import type { FrameTransport } from './transport.js';
 import { channelBinding } from './transport.js';
 

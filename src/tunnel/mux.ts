@@ -23,11 +23,12 @@
  */
 import type { Socket } from 'node:net';
 import type { TimerWheel } from '../core/timer-wheel.js';
-import type { Destination } from './address.js';
 import { TunnelProtocolError } from './errors.js';
 import type { Frame } from './frame.js';
 import { FRAME_VERSION, FrameType, encodeFrame, encodeU32 } from './frame.js';
 import { BufferPool, WriteBatcher } from '../transport/write-batcher.js';
+import type { Destination } from './address.js';
+import { TunnelStream } from './tunnel-stream.js';
 
 /** Unsent bytes on the tunnel socket above which streams stop reading until it drains. */
 export const CONGESTED_BYTES = 1_048_576;
@@ -39,48 +40,6 @@ const DELIVERY_BATCH_BYTES = 65_536;
 const DELIVERY_SPARES = 1024;
 
 export const RstCode = { ERROR: 1, IDLE: 2, CANCEL: 3, SESSION_CLOSED: 4 } as const;
-
-export type StreamState = 'opening' | 'open' | 'closed';
-
-export class TunnelStream {
-  readonly id: number;
-  readonly destination: Destination;
-  state: StreamState = 'opening';
-  socket: Socket | undefined;
-  /** DATA bytes we may still send (the peer's credit). */
-  sendWindow = 0;
-  /** DATA bytes the peer may still send us. */
-  recvCredit: number;
-  /** Bytes written to the local socket and not yet credited back. */
-  unacked = 0;
-  queue: Buffer[] = [];
-  queued = 0;
-  /** The local socket's read side ended; FIN goes out once the queue is empty. */
-  localEnded = false;
-  localFin = false;
-  remoteFin = false;
-  localClosed = false;
-  /** Bytes from the peer to the local socket, and from the local socket to the peer. */
-  bytesIn = 0;
-  bytesOut = 0;
-  /** Timer-wheel id for the idle timeout, or -1. */
-  idleId = -1;
-  /** The local socket reads into the session's shared buffer (`Mux.readInto`). */
-  sharedRead = false;
-  /** DATA that arrived while the stream was opening (pipelined behind OPEN), for the socket. */
-  early: Buffer[] = [];
-  /** Credit needed before the local socket may read: with a shared buffer a whole read must fit,
-   * so nothing read ever has to be copied to wait for credit; else 0. */
-  minReadCredit = 0;
-  /** Writes to the local socket, batched per turn (set by `attach`). */
-  out: WriteBatcher | undefined;
-
-  constructor(id: number, destination: Destination, recvWindow: number) {
-    this.id = id;
-    this.destination = destination;
-    this.recvCredit = recvWindow;
-  }
-}
 
 export interface MuxOptions {
   /** Our receive window per stream, bytes. */

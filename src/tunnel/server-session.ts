@@ -33,7 +33,7 @@ import { TunnelAuthError, TunnelError, TunnelProtocolError } from './errors.js';
 import type { Frame } from './frame.js';
 import { AuthMethod, FrameDecoder, FrameType, NoticeKind, decodeAuth, encodeFrame, encodeGoaway, encodeHello, encodeNotice, encodeOpenFail, encodeU32 } from './frame.js';
 import { CONGESTED_BYTES, Mux } from './mux.js';
-import type { TunnelStream } from './mux.js';
+import type { TunnelStream } from './tunnel-stream.js';
 import type { FrameTransport } from './transport.js';
 import { channelBinding } from './transport.js';
 
