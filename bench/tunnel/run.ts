@@ -2,8 +2,10 @@
  * Tunnel benchmark: throughput (one 1 GiB stream; 50 parallel streams of 20 MiB) and request
  * latency (64-byte request/response on an open stream; and new stream + one request) through
  * the lifeline tunnel, against a direct loopback connection, OpenSSH's SOCKS proxy (`ssh -D` to a
- * local sshd), and the floor: the same bytes over bare Node TLS 1.3 sockets between two
- * processes (what Node's own TLS costs, which the tunnel cannot beat), all in the same run.
+ * local sshd), the floor (the same bytes over bare Node TLS 1.3 sockets between two processes:
+ * what Node's own TLS costs), and a bare Node relay doing the tunnel's job the idiomatic way,
+ * without its protocol (node-relay.ts: plain TCP piped over a TLS connection per stream), all in
+ * the same run.
  * Targets (the tunnel's acceptance bar): throughput, one stream and 50, at least twice ssh -D's;
  * a new stream plus one request at most 0.5 ms over direct (p50). The tunnel's own CPU time per
  * MB (server + client processes, from /proc) is reported beside its throughput: on a shared
@@ -48,14 +50,14 @@ const PARALLEL = 50;
 const ROUND_TRIPS = QUICK ? 500 : 2000;
 const CONNECTS = QUICK ? 100 : 200;
 
-type PathName = 'direct' | 'floor' | 'lifeline' | 'ssh';
+type PathName = 'direct' | 'floor' | 'relay' | 'lifeline' | 'ssh';
 interface Sample {
   singleMBs: number;
   parallelMBs: number;
   rttP50: number;
   rttP99: number;
   connectP50: number;
-  /** CPU time of the tunnel's two processes per MB moved (lifeline only), µs. */
+  /** CPU time of the path's two relaying processes per MB moved (lifeline and the bare relay), µs. */
   singleCpuUsPerMB: number;
   parallelCpuUsPerMB: number;
 }
@@ -100,7 +102,7 @@ function curl(args: string[]): Promise<{ bytes: number; seconds: number }> {
 }
 
 function via(path: PathName, socks: Record<PathName, number>): string[] {
-  return path === 'direct' ? [] : ['--socks5-hostname', `127.0.0.1:${socks[path]}`];
+  return path === 'direct' || path === 'relay' ? [] : ['--socks5-hostname', `127.0.0.1:${socks[path]}`];
 }
 
 /** The floor: `streams` bare TLS connections of `bytes` each, received by tls-sink in its own process. */
@@ -156,14 +158,17 @@ function roundTrip(socket: net.Socket, payload: Buffer): Promise<number> {
   });
 }
 
-async function measure(path: PathName, socks: Record<PathName, number>, ports: Ports, tunnelPids: number[]): Promise<Sample> {
-  const cpu = (): number => (path === 'lifeline' ? tunnelPids.reduce((n, pid) => n + cpuMs(pid), 0) : 0);
+async function measure(path: PathName, socks: Record<PathName, number>, ports: Ports, tunnelPids: number[], relay: { port: number; pids: number[] }): Promise<Sample> {
+  const pids = path === 'lifeline' ? tunnelPids : path === 'relay' ? relay.pids : [];
+  const cpu = (): number => pids.reduce((n, pid) => n + cpuMs(pid), 0);
+  const measured = pids.length > 0;
   if (path === 'floor') {
     const single = await tlsSink(ports.tls, SINGLE_BYTES, 1);
     const parallel = await tlsSink(ports.tls, PARALLEL_BYTES, PARALLEL);
     return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: parallel.bytes / 1e6 / parallel.seconds, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, singleCpuUsPerMB: Number.NaN, parallelCpuUsPerMB: Number.NaN };
   }
-  const httpPort = ports.http;
+  // The bare relay forwards its port to the HTTP origin, so curl asks it directly.
+  const httpPort = path === 'relay' ? relay.port : ports.http;
   const echoPort = ports.echo;
   const cpu0 = cpu();
   const single = await curl([...via(path, socks), `http://127.0.0.1:${httpPort}/bytes/${SINGLE_BYTES}/1`]);
@@ -173,6 +178,11 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
   const wall = (performance.now() - started) / 1000;
   const cpu2 = cpu();
   const total = runs.reduce((n, r) => n + r.bytes, 0);
+  const cpuPerMB = (from: number, to: number, bytes: number): number => (measured ? ((to - from) * 1000) / (bytes / 1e6) : Number.NaN);
+  if (path === 'relay') {
+    // Throughput only: a relay connection is a new TLS connection, not a stream of an open one.
+    return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: total / 1e6 / wall, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, singleCpuUsPerMB: cpuPerMB(cpu0, cpu1, single.bytes), parallelCpuUsPerMB: cpuPerMB(cpu1, cpu2, total) };
+  }
   const socket = await connectTo(path, socks, echoPort);
   const payload = Buffer.alloc(64, 'r');
   for (let i = 0; i < 100; i += 1) await roundTrip(socket, payload); // warm-up
@@ -193,8 +203,8 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
     rttP50: percentile(rtts, 0.5),
     rttP99: percentile(rtts, 0.99),
     connectP50: percentile(connects, 0.5),
-    singleCpuUsPerMB: path === 'lifeline' ? ((cpu1 - cpu0) * 1000) / (single.bytes / 1e6) : Number.NaN,
-    parallelCpuUsPerMB: path === 'lifeline' ? ((cpu2 - cpu1) * 1000) / (total / 1e6) : Number.NaN,
+    singleCpuUsPerMB: cpuPerMB(cpu0, cpu1, single.bytes),
+    parallelCpuUsPerMB: cpuPerMB(cpu1, cpu2, total),
   };
 }
 
@@ -285,18 +295,27 @@ async function main(): Promise<void> {
     await curl(['--socks5-hostname', `127.0.0.1:${sshSocks}`, `http://127.0.0.1:${ports.http}/bytes/1000/1`]);
     const sshCipher = /kex: server->client cipher: (\S+)/.exec(sshLog)?.[1] ?? 'unknown';
 
-    const socks: Record<PathName, number> = { direct: 0, floor: 0, lifeline: lifelineSocks, ssh: sshSocks };
-    const paths = ['direct', 'floor', 'lifeline', 'ssh'] as const;
-    const samples: Record<PathName, Sample[]> = { direct: [], floor: [], lifeline: [], ssh: [] };
+    // The bare Node relay: plain TCP piped over TLS to the HTTP origin, two processes.
+    const relayScript = join(distRoot, 'bench', 'tunnel', 'node-relay.js');
+    const relayServer = spawn(process.execPath, [relayScript, 'server', '--target', String(ports.http), '--cert', join(dir, 'tunnel.crt'), '--key', join(dir, 'tunnel.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(relayServer);
+    const relayServerPort = (JSON.parse(await waitLine(relayServer, 'relay server', (l) => l.includes('listening'))) as { port: number }).port;
+    const relayClient = spawn(process.execPath, [relayScript, 'client', '--server', String(relayServerPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(relayClient);
+    const relay = { port: (JSON.parse(await waitLine(relayClient, 'relay client', (l) => l.includes('listening'))) as { port: number }).port, pids: [relayServer.pid ?? -1, relayClient.pid ?? -1] };
+
+    const socks: Record<PathName, number> = { direct: 0, floor: 0, relay: 0, lifeline: lifelineSocks, ssh: sshSocks };
+    const paths = ['direct', 'floor', 'relay', 'lifeline', 'ssh'] as const;
+    const samples: Record<PathName, Sample[]> = { direct: [], floor: [], relay: [], lifeline: [], ssh: [] };
     const started = performance.now();
     const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ');
     const sizes = `${SINGLE_BYTES / MIB} MiB, ${PARALLEL} x ${PARALLEL_BYTES / MIB} MiB`;
     for (let r = 0; r < rounds; r += 1) {
       const order: PathName[] = r % 2 === 0 ? [...paths] : [...paths].reverse();
       for (const path of order) {
-        const s = await measure(path, socks, ports, [server.pid, client.pid]);
+        const s = await measure(path, socks, ports, [server.pid, client.pid], relay);
         samples[path].push(s);
-        const cpu = path === 'lifeline' ? ` (tunnel CPU ${s.singleCpuUsPerMB.toFixed(0)} / ${s.parallelCpuUsPerMB.toFixed(0)} µs per MB)` : '';
+        const cpu = path === 'lifeline' || path === 'relay' ? ` (relaying CPU ${s.singleCpuUsPerMB.toFixed(0)} / ${s.parallelCpuUsPerMB.toFixed(0)} µs per MB)` : '';
         console.log(`round ${r + 1} ${path}: one stream ${s.singleMBs.toFixed(0)} MB/s, ${PARALLEL} streams ${s.parallelMBs.toFixed(0)} MB/s${cpu}, RTT p50 ${s.rttP50.toFixed(3)} ms p99 ${s.rttP99.toFixed(3)} ms, connect+request p50 ${s.connectP50.toFixed(3)} ms; load ${(loadavg()[0] ?? 0).toFixed(1)}`);
       }
     }
@@ -307,6 +326,7 @@ async function main(): Promise<void> {
       const name = {
         direct: 'direct loopback (no tunnel)',
         floor: `floor: bare Node TLS sockets, process to process (${tlsCipher})`,
+        relay: `bare Node relay: plain TCP piped over TLS, a TLS connection per stream (${tlsCipher})`,
         lifeline: `lifeline tunnel (${tlsCipher}; SOCKS5)`,
         ssh: `ssh -D (OpenSSH 9.2, ${sshCipher})`,
       }[p];
@@ -318,15 +338,15 @@ async function main(): Promise<void> {
     const sshConnectOverhead = med('ssh', 'connectP50') - med('direct', 'connectP50');
     const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
     const body = [
-      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry. Tunnel CPU is the user + system time of the lifeline server and client processes per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s)${windowArgs.length > 0 ? `; tunnel window ${flag('window', '')} bytes` : ''}. Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
+      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry; the bare Node relay does the tunnel's whole job the idiomatic Node way (bench/tunnel/node-relay.ts: two processes, curl's connection piped into a TLS connection of its own and on to the origin; no SOCKS, framing or multiplexing). Relaying CPU is the user + system time of the two relaying processes (lifeline's server and client; the bare relay's two) per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s)${windowArgs.length > 0 ? `; tunnel window ${flag('window', '')} bytes` : ''}. Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
       '',
       ...paths.map((p) => `Rounds, ${p}: one stream ${samples[p].map((x) => x.singleMBs.toFixed(0)).join(', ')} MB/s; 50 streams ${samples[p].map((x) => x.parallelMBs.toFixed(0)).join(', ')} MB/s.`),
       '',
-      `| path | ${SINGLE_BYTES / MIB} MiB, one stream (MB/s) | ${PARALLEL} x ${PARALLEL_BYTES / MIB} MiB parallel (MB/s) | tunnel CPU, µs per MB (one / 50) | RTT p50 (ms) | RTT p99 (ms) | connect+request p50 (ms) |`,
+      `| path | ${SINGLE_BYTES / MIB} MiB, one stream (MB/s) | ${PARALLEL} x ${PARALLEL_BYTES / MIB} MiB parallel (MB/s) | relaying CPU, µs per MB (one / 50) | RTT p50 (ms) | RTT p99 (ms) | connect+request p50 (ms) |`,
       '|---|---|---|---|---|---|---|',
       ...rows,
       '',
-      `Targets: throughput at least 2x ssh -D's: one stream ${met(ratio('singleMBs') >= 2)} (${ratio('singleMBs').toFixed(2)}x; floor ${(med('floor', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x), 50 streams ${met(ratio('parallelMBs') >= 2)} (${ratio('parallelMBs').toFixed(2)}x; floor ${(med('floor', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x); connect+request at most 0.5 ms over direct: ${met(connectOverhead <= 0.5)} (${connectOverhead.toFixed(3)} ms; ssh -D ${sshConnectOverhead.toFixed(3)} ms); RTT overhead on an open stream ${rttOverhead.toFixed(3)} ms.`,
+      `Targets: throughput at least 2x ssh -D's: one stream ${met(ratio('singleMBs') >= 2)} (${ratio('singleMBs').toFixed(2)}x; floor ${(med('floor', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x, bare Node relay ${(med('relay', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x), 50 streams ${met(ratio('parallelMBs') >= 2)} (${ratio('parallelMBs').toFixed(2)}x; floor ${(med('floor', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x, bare Node relay ${(med('relay', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x); connect+request at most 0.5 ms over direct: ${met(connectOverhead <= 0.5)} (${connectOverhead.toFixed(3)} ms; ssh -D ${sshConnectOverhead.toFixed(3)} ms); RTT overhead on an open stream ${rttOverhead.toFixed(3)} ms.`,
     ].join('\n');
     console.log(`\n${body}`);
     const command = `npm run build && node dist/bench/tunnel/run.js${QUICK ? ' --quick' : ''}${process.argv.some((a) => a.startsWith('--rounds=')) ? ` --rounds=${rounds}` : ''}${windowArgs.length > 0 ? ` --window=${flag('window', '')}` : ''} --write`;
