@@ -30,6 +30,7 @@ import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { TlsSessionCache } from '../../transport/tls-session-cache.js';
 import type { ClusterConfig, EndpointConfig } from '../config/index.js';
 import type { EndpointMetrics } from '../metrics/index.js';
+import { Http2UpstreamPinger } from './http2-upstream-ping.js';
 import { Http2UpstreamSession, HTTP2_SESSION_MOVES } from './http2-upstream-session.js';
 import type { Http2SessionState } from './http2-upstream-session.js';
 import { UpstreamConnectError } from './upstream-dial.js';
@@ -52,11 +53,6 @@ export interface Http2PoolHost {
 
 let nextSessionId = 1;
 
-function randomShare(ms: number): number {
-  // 85-100 %: jitter only ever shortens an interval (Envoy's interval_jitter, 15 %).
-  return Math.max(1, Math.floor(ms * (0.85 + Math.random() * 0.15)));
-}
-
 export class Http2UpstreamPool {
   readonly key: string;
   readonly #table = new StateTable<Http2SessionState, Http2UpstreamSession>('HTTP/2 upstream connection', HTTP2_SESSION_MOVES, ['connecting', 'idle', 'ready', 'full', 'probing', 'draining']);
@@ -65,6 +61,7 @@ export class Http2UpstreamPool {
   #knownLimit = 0;
   #closed = false;
   #closeReason: CloseReason = 'drain';
+  readonly #pinger: Http2UpstreamPinger;
 
   constructor(
     readonly endpoint: EndpointConfig,
@@ -74,6 +71,10 @@ export class Http2UpstreamPool {
     private readonly ca: Buffer | undefined,
   ) {
     this.key = endpoint.address;
+    this.#pinger = new Http2UpstreamPinger(host.wheel, cluster, metrics, (session) => {
+      this.#destroy(session, 'heartbeat_timeout');
+      this.#serveWants();
+    });
   }
 
   /** Connections by state, and streams open (for /stats). */
@@ -231,7 +232,7 @@ export class Http2UpstreamPool {
 
   #probe(session: Http2UpstreamSession): void {
     this.#move(session, 'probing');
-    this.#ping(session, () => {
+    this.#pinger.ping(session, () => {
       if (session.state !== 'probing') return;
       session.idleSinceMs = this.host.clock.now();
       this.#move(session, 'idle');
@@ -239,43 +240,6 @@ export class Http2UpstreamPool {
       this.#serveWants();
     });
   }
-
-  /** PING now; the reply within pingTimeoutMs, else the connection is closed. */
-  #ping(session: Http2UpstreamSession, answered?: () => void): void {
-    if (session.pinging) return;
-    session.pinging = true;
-    this.metrics.pingSent();
-    const timer = this.host.wheel.add(this.cluster.http2.pingTimeoutMs, () => {
-      if (!session.pinging) return;
-      session.pinging = false;
-      this.metrics.pingTimedOut();
-      this.#destroy(session, 'heartbeat_timeout');
-      this.#serveWants();
-    });
-    const sent = session.session.ping((error) => {
-      this.host.wheel.cancel(timer);
-      if (!session.pinging) return;
-      session.pinging = false;
-      if (error !== null) return; // the session is closing: its 'close' says why
-      session.heard += 1;
-      session.heardAtCheck = session.heard;
-      answered?.();
-    });
-    if (!sent) {
-      this.host.wheel.cancel(timer);
-      session.pinging = false;
-    }
-  }
-
-  /** The lazy PING timer: PING when nothing was heard since the last look. */
-  readonly #onPingCheck = (_id: number, data: unknown): void => {
-    const session = data as Http2UpstreamSession;
-    session.pingTimerId = -1;
-    if (session.state === 'closed') return;
-    if (session.heard === session.heardAtCheck) this.#ping(session);
-    session.heardAtCheck = session.heard;
-    session.pingTimerId = this.host.wheel.add(randomShare(this.cluster.http2.pingIntervalMs), this.#onPingCheck, session);
-  };
 
   readonly #onIdleExpire = (_id: number, data: unknown): void => {
     const session = data as Http2UpstreamSession;
@@ -330,7 +294,7 @@ export class Http2UpstreamPool {
       this.metrics.connectionOpened();
       const k = this.cluster.tcpKeepAlive;
       if (k !== null) setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
-      if (this.cluster.http2.pingIntervalMs > 0) session.pingTimerId = this.host.wheel.add(randomShare(this.cluster.http2.pingIntervalMs), this.#onPingCheck, session);
+      this.#pinger.start(session);
       this.#move(session, 'idle');
       session.idleSinceMs = this.host.clock.now();
       session.heardAtCheck = -1; // a new connection is not pinged before its first stream
