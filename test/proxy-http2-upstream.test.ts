@@ -10,6 +10,7 @@
  *   them in the last chunk.
  * - PING before reuse, and a backend that stops answering PINGs (SIGSTOP) found within
  *   pingIntervalMs + pingTimeoutMs.
+ * - A failed connect says why in its message (ALPN refused, connection refused), not only in errno.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import { startProxy, request, sleep, waitUntil } from './helpers/proxy-harness.js';
 import { makeTestCert } from './helpers/tls-certs.js';
 import type { Proxy } from '../src/proxy/proxy.js';
+import { UpstreamConnectError } from '../src/proxy/engine/upstream-dial.js';
 
 interface H2Backend {
   port: number;
@@ -388,6 +390,29 @@ test('a TLS backend that does not speak ALPN (so not h2): 502 with ERR_UPSTREAM_
   const line = JSON.parse(readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '{}') as { errno?: string; errorDetail?: string };
   assert.equal(line.errno, 'ERR_UPSTREAM_ALPN');
   assert.match(line.errorDetail ?? '', /could not connect to 127.0.0.1:\d+ \(ERR_UPSTREAM_ALPN\)/);
+  // The sentence, not only the errno: what failed (ALPN) and what the backend chose.
+  assert.match(line.errorDetail ?? '', /could not connect to 127\.0\.0\.1:\d+ \(ERR_UPSTREAM_ALPN\): the backend did not agree to HTTP\/2 by ALPN \(it chose none\)$/);
+});
+
+test('UpstreamConnectError says why: the system\'s sentence for a refused connect, the cause\'s own message otherwise; code and errno kept', async () => {
+  const refused = await new Promise<Error>((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => net.connect(port, '127.0.0.1').on('error', resolve));
+    });
+  });
+  const e = new UpstreamConnectError('127.0.0.1:9', refused, false);
+  assert.equal(e.code, 'ERR_UPSTREAM_CONNECT');
+  assert.equal(e.errno, 'ECONNREFUSED');
+  assert.equal(e.message, 'could not connect to 127.0.0.1:9 (ECONNREFUSED): connection refused');
+  assert.equal(e.cause, refused);
+  const tlsFailure = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  assert.equal(new UpstreamConnectError('b:443', tlsFailure, false).message, 'could not connect to b:443 (UNABLE_TO_VERIFY_LEAF_SIGNATURE): unable to verify the first certificate');
+  const timedOut = new UpstreamConnectError('b:443', undefined, true);
+  assert.equal(timedOut.code, 'ERR_UPSTREAM_CONNECT_TIMEOUT');
+  assert.equal(timedOut.errno, 'ETIMEDOUT');
+  assert.equal(timedOut.message, 'timed out connecting to b:443');
 });
 
 test('maxConnectionAgeMs: an upstream connection past its age takes no new stream; its open stream finishes, then it closes as max_age', { timeout: 30_000 }, async (t) => {
