@@ -109,6 +109,7 @@ ${tls}${extra}accessLog: { target: off }
 
 interface EndpointView {
   cxOpened: number;
+  cxConnectFail: number;
   cxClosed: Record<string, number>;
   rqTotal: number;
   rqReused: number;
@@ -455,4 +456,46 @@ test('close() while an upstream HTTP/2 connection is still being dialled (a TLS 
   await waitUntil(() => sockets.size === 0, 2_000);
   assert.equal(sockets.size, 0, 'the dialling connection was closed by proxy.close()');
   await pending;
+});
+
+test('a dial that times out, or that proxy.close() abandons, is never counted as a closed connection: cxClosed stays within cxOpened', { timeout: 30_000 }, async (t) => {
+  // Accepts TCP, reads and never speaks: every TLS handshake hangs.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const proxy = await startProxy(config(port, '    retries: { maxAttempts: 1 }\n    timeouts: { connectTimeoutMs: 1000 }\n', '    tls: { enabled: true, servername: localhost }\n'));
+  t.after(() => proxy.close());
+  const closedTotal = (v: EndpointView): number => Object.values(v.cxClosed).reduce((a, b) => a + b, 0);
+  // 1. The handshake outlives connectTimeoutMs: one connect failure, no connection opened or closed.
+  const reply = await request(proxy.port(), { path: '/', timeoutMs: 10_000 });
+  assert.ok(reply.status >= 502 && reply.status <= 504, `status ${reply.status}`);
+  await waitUntil(() => sockets.size === 0, 2_000);
+  assert.equal(sockets.size, 0, 'the timed-out dial was closed');
+  let stats = endpointStats(proxy, port);
+  assert.equal(stats.cxConnectFail, 1);
+  assert.equal(stats.cxOpened, 0);
+  assert.equal(closedTotal(stats), 0, `closed without being opened: ${JSON.stringify(stats.cxClosed)}`);
+  // 2. A dial under way when the proxy closes: ended, and still nothing counted as opened or closed.
+  const pending = request(proxy.port(), { path: '/', timeoutMs: 10_000 }).catch((error: Error) => error);
+  await waitUntil(() => sockets.size === 1, 5_000);
+  assert.equal(sockets.size, 1, 'the proxy is dialling');
+  await proxy.close();
+  await waitUntil(() => sockets.size === 0, 2_000);
+  assert.equal(sockets.size, 0, 'the dialling connection was closed by proxy.close()');
+  await pending;
+  stats = endpointStats(proxy, port);
+  assert.equal(stats.cxOpened, 0);
+  assert.equal(closedTotal(stats), 0, `closed without being opened: ${JSON.stringify(stats.cxClosed)}`);
+  assert.equal(stats.cxConnectFail, 1, 'an abandoned dial is not a connect failure of the backend');
 });

@@ -292,6 +292,7 @@ export class Http2UpstreamPool {
         return;
       }
       this.metrics.connectionOpened();
+      session.opened = true;
       const k = this.cluster.tcpKeepAlive;
       if (k !== null) setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
       this.#pinger.start(session);
@@ -329,7 +330,12 @@ export class Http2UpstreamPool {
       session.failure = error;
       if (!settled) finish(new UpstreamConnectError(this.key, error, false));
     });
-    h2.on('close', () => this.#onClose(session));
+    h2.on('close', () => {
+      // Closed before 'connect' without an error: a failed dial all the same (or, after close(),
+      // its caller learns the pool is gone).
+      if (!settled) finish(new UpstreamConnectError(this.key, session.failure ?? new Error('the connection closed before the HTTP/2 session was up'), false));
+      this.#onClose(session);
+    });
   }
 
   /** No new stream; the connection closes when its last stream ends. */
@@ -344,8 +350,10 @@ export class Http2UpstreamPool {
     const previous = session.state;
     if (previous !== 'closed') this.#table.move(session, 'closed');
     this.metrics.setPool(this.#table.count('idle'), this.#table.count('ready') + this.#table.count('full'));
+    // Only a connection counted opened is counted closed: a failed dial is a connect failure (as
+    // in the HTTP/1 pool), and one that close() ended while it was dialled is neither.
+    if (!session.opened) return;
     if (session.closeReason === undefined) {
-      if (previous === 'connecting') return; // counted as a connect failure
       const failure = session.failure;
       session.closeReason = failure === undefined ? (session.goaway ? 'peer_close' : previous === 'idle' ? 'peer_idle_close' : 'peer_close') : reasonFromError(failure);
       if (session.streams > 0) this.metrics.destroyedByRemoteWithActiveRequest();

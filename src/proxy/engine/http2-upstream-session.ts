@@ -62,6 +62,8 @@ export class Http2UpstreamSession {
   pingTimerId = -1;
   /** A PING is out and unanswered. */
   pinging = false;
+  /** Counted in cxOpened (its dial succeeded); only such a connection is counted closed. */
+  opened = false;
   /** Why the pool closed it, set before close so 'close' counts it right. */
   closeReason: CloseReason | undefined;
   /** The session error, if one came before 'close'. */
