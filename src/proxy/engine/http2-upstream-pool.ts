@@ -17,9 +17,7 @@
  *   (src/http/retry-rule.ts: `refused`), whatever their method.
  * - `fresh` wants (a retry after this endpoint failed) get a new connection.
  */
-import http2 from 'node:http2';
-import net from 'node:net';
-import tls from 'node:tls';
+import type http2 from 'node:http2';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import { LifelineError } from '../../core/errors.js';
@@ -33,7 +31,7 @@ import type { EndpointMetrics } from '../metrics/index.js';
 import { Http2UpstreamPinger } from './http2-upstream-ping.js';
 import { Http2UpstreamSession, HTTP2_SESSION_MOVES } from './http2-upstream-session.js';
 import type { Http2SessionState } from './http2-upstream-session.js';
-import { UpstreamConnectError } from './upstream-dial.js';
+import { alpnRefusal, dialHttp2Upstream, UpstreamConnectError } from './upstream-dial.js';
 import { PoolWant } from './pool-want.js';
 
 /** Who waits for a stream slot. */
@@ -250,17 +248,9 @@ export class Http2UpstreamPool {
   // ---- connections --------------------------------------------------------------------------
 
   #connect(fresh: Http2Want | null): void {
-    const { host: name, port } = this.endpoint;
     const upstreamTls = this.cluster.tls;
     const now = this.host.clock.now();
-    let socket: net.Socket;
-    if (upstreamTls.enabled) {
-      const servername = upstreamTls.servername ?? (net.isIP(name) === 0 ? name : undefined);
-      const options = { host: name, port, rejectUnauthorized: upstreamTls.rejectUnauthorized, ALPNProtocols: ['h2'], ...(servername === undefined ? {} : { servername }), ...(this.ca === undefined ? {} : { ca: this.ca }) };
-      socket = this.host.tlsSessions === undefined ? tls.connect(options) : this.host.tlsSessions.connect(options);
-    } else socket = net.connect({ host: name, port, noDelay: true });
-    const authority = `${upstreamTls.enabled ? 'https' : 'http'}://${net.isIPv6(name) ? `[${name}]` : name}:${port}`;
-    const h2 = http2.connect(authority, { createConnection: () => socket, maxSessionMemory: 64 });
+    const { socket, h2 } = dialHttp2Upstream(this.endpoint, upstreamTls, this.ca, this.host.tlsSessions);
     const session = new Http2UpstreamSession(h2, nextSessionId++, now, this.cluster.http2.maxConcurrentStreams);
     if (this.#knownLimit > 0) session.limit = this.#knownLimit;
     const maxAgeMs = this.cluster.http2.maxConnectionAgeMs;
@@ -308,10 +298,8 @@ export class Http2UpstreamPool {
       finish(new UpstreamConnectError(this.key, undefined, true));
     });
     h2.once('connect', () => {
-      const alpn = (socket as net.Socket & { alpnProtocol?: string | false }).alpnProtocol;
-      if (upstreamTls.enabled && alpn !== 'h2') {
-        return finish(new UpstreamConnectError(this.key, Object.assign(new Error(`the backend did not agree to HTTP/2 by ALPN (it chose ${alpn === false || alpn === undefined ? 'none' : alpn})`), { code: 'ERR_UPSTREAM_ALPN' }), false));
-      }
+      const refused = upstreamTls.enabled ? alpnRefusal(socket) : undefined;
+      if (refused !== undefined) return finish(new UpstreamConnectError(this.key, refused, false));
       finish(undefined);
     });
     h2.on('remoteSettings', (settings: http2.Settings) => {
