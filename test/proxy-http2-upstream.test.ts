@@ -11,6 +11,8 @@
  * - PING before reuse, and a backend that stops answering PINGs (SIGSTOP) found within
  *   pingIntervalMs + pingTimeoutMs.
  * - A failed connect says why in its message (ALPN refused, connection refused), not only in errno.
+ * - A backend that accepts TCP and never sends SETTINGS: its connection closes at connectTimeoutMs
+ *   (handshake_timeout), and its streams and the callers waiting beyond them are answered then.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -498,4 +500,52 @@ test('a dial that times out, or that proxy.close() abandons, is never counted as
   assert.equal(stats.cxOpened, 0);
   assert.equal(closedTotal(stats), 0, `closed without being opened: ${JSON.stringify(stats.cxClosed)}`);
   assert.equal(stats.cxConnectFail, 1, 'an abandoned dial is not a connect failure of the backend');
+});
+
+test('a backend that accepts TCP and never sends SETTINGS: at connectTimeoutMs its connection closes (handshake_timeout) and all 120 callers are answered', { timeout: 30_000 }, async (t) => {
+  const received = new Map<net.Socket, Buffer[]>();
+  const silent = net.createServer((socket) => {
+    received.set(socket, []);
+    socket.on('data', (chunk: Buffer) => received.get(socket)?.push(chunk));
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of received.keys()) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const CONNECT_TIMEOUT_MS = 500;
+  // The response timeout stays at its 60 s default: only the SETTINGS deadline can answer in time.
+  const proxy = await startProxy(config(port, `    retries: { maxAttempts: 1 }\n    timeouts: { connectTimeoutMs: ${CONNECT_TIMEOUT_MS} }\n`));
+  t.after(() => proxy.close());
+  const started = performance.now();
+  const replies = await Promise.all(Array.from({ length: 120 }, () => request(proxy.port(), { path: '/', timeoutMs: 15_000 })));
+  const elapsed = performance.now() - started;
+  const byStatus = new Map<string, number>();
+  for (const r of replies) {
+    const key = `${r.status} ${String(r.headers['x-lifeline-error'])}`;
+    byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
+  }
+  t.diagnostic(`120 callers answered in ${elapsed.toFixed(0)} ms over ${received.size} connection(s): ${JSON.stringify([...byStatus])}`);
+  // Streams on the connection fail with it; callers waiting beyond its 100 assumed streams get the
+  // connect timeout. Nobody waits for the 60 s response timeout.
+  for (const key of byStatus.keys()) assert.ok(key === '502 ERR_UPSTREAM_CLOSED' || key === '504 ERR_UPSTREAM_CONNECT_TIMEOUT', key);
+  assert.ok((byStatus.get('504 ERR_UPSTREAM_CONNECT_TIMEOUT') ?? 0) >= 1, 'the callers waiting beyond the assumed streams were failed by the SETTINGS deadline');
+  // One deadline, or two if some callers came after the first connection closed (a loaded machine).
+  assert.ok(elapsed < 3 * CONNECT_TIMEOUT_MS + 1_000, `answered after ${elapsed.toFixed(0)} ms`);
+  // No round trip is spent waiting for SETTINGS: streams went on the connection as soon as it was up.
+  const first = Buffer.concat([...received.values()][0] ?? []);
+  assert.equal(first.subarray(0, 24).toString('latin1'), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  let headers = 0;
+  for (let at = 24; at + 9 <= first.length; at += 9 + first.readUIntBE(at, 3)) if (first[at + 3] === 0x1) headers += 1;
+  t.diagnostic(`HEADERS frames on the first connection: ${headers}`);
+  assert.ok(headers >= 1, 'streams went on the connection before any SETTINGS came');
+  // Each connection was opened (TCP up) and closed at the deadline as handshake_timeout.
+  await waitUntil(() => endpointStats(proxy, port).cxClosed['handshake_timeout'] === received.size, 2_000);
+  const stats = endpointStats(proxy, port);
+  assert.equal(stats.cxOpened, received.size);
+  assert.equal(stats.cxClosed['handshake_timeout'], received.size);
+  assert.equal(stats.cxConnectFail, 0);
 });

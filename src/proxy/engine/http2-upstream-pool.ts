@@ -16,6 +16,8 @@
  *   streams above its last-stream-id with REFUSED_STREAM, and the exchange sends them again
  *   (src/http/retry-rule.ts: `refused`), whatever their method.
  * - `fresh` wants (a retry after this endpoint failed) get a new connection.
+ * - Streams go on a connection once it is up (no round trip spent waiting, as Envoy), but no
+ *   SETTINGS within `timeouts.connectTimeoutMs` of the dial closes it and fails its waiting callers.
  */
 import type http2 from 'node:http2';
 import type { Clock } from '../../core/clock.js';
@@ -148,11 +150,8 @@ export class Http2UpstreamPool {
   close(reason: CloseReason = 'drain'): void {
     this.#closed = true;
     this.#closeReason = reason;
-    for (const s of this.#table.list('idle')) this.#destroy(s, reason);
-    for (const s of this.#table.list('probing')) this.#destroy(s, reason);
-    // A connection still being dialled (a TLS handshake that hangs, say) goes too: nothing would
-    // close it later, as the pool's timers stop with the proxy.
-    for (const s of this.#table.list('connecting')) this.#destroy(s, reason);
+    // Dialling ones too (a TLS handshake that hangs, say): the pool's timers stop with the proxy.
+    for (const state of ['idle', 'probing', 'connecting'] as const) for (const s of this.#table.list(state)) this.#destroy(s, reason);
     for (const state of ['ready', 'full'] as const) for (const s of this.#table.list(state)) this.#retire(s, reason);
     for (const want of this.#wants.splice(0)) want.waiter.onSession(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
   }
@@ -245,6 +244,18 @@ export class Http2UpstreamPool {
     if (session.state === 'idle') this.#destroy(session, 'idle_timeout');
   };
 
+  /** No SETTINGS within connectTimeoutMs of the dial: not HTTP/2. Its streams and waiting callers
+   * fail now, not at their response timeouts (a dial still under way is the connect timeout's). */
+  readonly #onNoSettings = (_id: number, data: unknown): void => {
+    const session = data as Http2UpstreamSession;
+    session.settingsTimerId = -1;
+    if (session.state === 'closed' || session.state === 'connecting') return;
+    this.#destroy(session, 'handshake_timeout');
+    const error = new UpstreamConnectError(this.key, new Error('the backend sent no HTTP/2 SETTINGS'), true);
+    for (const want of this.#wants.splice(0, Math.max(1, session.limit))) want.waiter.onSession(error, undefined, false);
+    this.#serveWants();
+  };
+
   // ---- connections --------------------------------------------------------------------------
 
   #connect(fresh: Http2Want | null): void {
@@ -297,12 +308,15 @@ export class Http2UpstreamPool {
       session.timerId = -1;
       finish(new UpstreamConnectError(this.key, undefined, true));
     });
+    session.settingsTimerId = this.host.wheel.add(this.cluster.timeouts.connectTimeoutMs, this.#onNoSettings, session);
     h2.once('connect', () => {
       const refused = upstreamTls.enabled ? alpnRefusal(socket) : undefined;
       if (refused !== undefined) return finish(new UpstreamConnectError(this.key, refused, false));
       finish(undefined);
     });
     h2.on('remoteSettings', (settings: http2.Settings) => {
+      if (session.settingsTimerId !== -1) this.host.wheel.cancel(session.settingsTimerId);
+      session.settingsTimerId = -1;
       session.settingsArrived(settings.maxConcurrentStreams);
       this.#knownLimit = session.limit;
       const fits = session.fits();
@@ -360,7 +374,7 @@ export class Http2UpstreamPool {
     session.closeReason = reason;
     // A dead or suspect connection goes at once (its streams fail now and fail over where safe);
     // otherwise GOAWAY(NO_ERROR), and what is open finishes.
-    if (dialling || reason === 'heartbeat_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
+    if (dialling || reason === 'heartbeat_timeout' || reason === 'handshake_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
     else session.session.close();
   }
 
@@ -369,6 +383,8 @@ export class Http2UpstreamPool {
     session.timerId = -1;
     if (session.pingTimerId !== -1) this.host.wheel.cancel(session.pingTimerId);
     session.pingTimerId = -1;
+    if (session.settingsTimerId !== -1) this.host.wheel.cancel(session.settingsTimerId);
+    session.settingsTimerId = -1;
   }
 
   #move(session: Http2UpstreamSession, next: Http2SessionState): void {
