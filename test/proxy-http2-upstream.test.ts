@@ -10,6 +10,9 @@
  *   them in the last chunk.
  * - PING before reuse, and a backend that stops answering PINGs (SIGSTOP) found within
  *   pingIntervalMs + pingTimeoutMs.
+ * - A failed connect says why in its message (ALPN refused, connection refused), not only in errno.
+ * - A backend that accepts TCP and never sends SETTINGS: its connection closes at connectTimeoutMs
+ *   (handshake_timeout), and its streams and the callers waiting beyond them are answered then.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +28,7 @@ import { join } from 'node:path';
 import { startProxy, request, sleep, waitUntil } from './helpers/proxy-harness.js';
 import { makeTestCert } from './helpers/tls-certs.js';
 import type { Proxy } from '../src/proxy/proxy.js';
+import { UpstreamConnectError } from '../src/proxy/engine/upstream-dial.js';
 
 interface H2Backend {
   port: number;
@@ -107,6 +111,7 @@ ${tls}${extra}accessLog: { target: off }
 
 interface EndpointView {
   cxOpened: number;
+  cxConnectFail: number;
   cxClosed: Record<string, number>;
   rqTotal: number;
   rqReused: number;
@@ -388,6 +393,29 @@ test('a TLS backend that does not speak ALPN (so not h2): 502 with ERR_UPSTREAM_
   const line = JSON.parse(readFileSync(logFile, 'utf8').trim().split('\n').pop() ?? '{}') as { errno?: string; errorDetail?: string };
   assert.equal(line.errno, 'ERR_UPSTREAM_ALPN');
   assert.match(line.errorDetail ?? '', /could not connect to 127.0.0.1:\d+ \(ERR_UPSTREAM_ALPN\)/);
+  // The sentence, not only the errno: what failed (ALPN) and what the backend chose.
+  assert.match(line.errorDetail ?? '', /could not connect to 127\.0\.0\.1:\d+ \(ERR_UPSTREAM_ALPN\): the backend did not agree to HTTP\/2 by ALPN \(it chose none\)$/);
+});
+
+test('UpstreamConnectError says why: the system\'s sentence for a refused connect, the cause\'s own message otherwise; code and errno kept', async () => {
+  const refused = await new Promise<Error>((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => net.connect(port, '127.0.0.1').on('error', resolve));
+    });
+  });
+  const e = new UpstreamConnectError('127.0.0.1:9', refused, false);
+  assert.equal(e.code, 'ERR_UPSTREAM_CONNECT');
+  assert.equal(e.errno, 'ECONNREFUSED');
+  assert.equal(e.message, 'could not connect to 127.0.0.1:9 (ECONNREFUSED): connection refused');
+  assert.equal(e.cause, refused);
+  const tlsFailure = Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  assert.equal(new UpstreamConnectError('b:443', tlsFailure, false).message, 'could not connect to b:443 (UNABLE_TO_VERIFY_LEAF_SIGNATURE): unable to verify the first certificate');
+  const timedOut = new UpstreamConnectError('b:443', undefined, true);
+  assert.equal(timedOut.code, 'ERR_UPSTREAM_CONNECT_TIMEOUT');
+  assert.equal(timedOut.errno, 'ETIMEDOUT');
+  assert.equal(timedOut.message, 'timed out connecting to b:443');
 });
 
 test('maxConnectionAgeMs: an upstream connection past its age takes no new stream; its open stream finishes, then it closes as max_age', { timeout: 30_000 }, async (t) => {
@@ -430,4 +458,94 @@ test('close() while an upstream HTTP/2 connection is still being dialled (a TLS 
   await waitUntil(() => sockets.size === 0, 2_000);
   assert.equal(sockets.size, 0, 'the dialling connection was closed by proxy.close()');
   await pending;
+});
+
+test('a dial that times out, or that proxy.close() abandons, is never counted as a closed connection: cxClosed stays within cxOpened', { timeout: 30_000 }, async (t) => {
+  // Accepts TCP, reads and never speaks: every TLS handshake hangs.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const proxy = await startProxy(config(port, '    retries: { maxAttempts: 1 }\n    timeouts: { connectTimeoutMs: 1000 }\n', '    tls: { enabled: true, servername: localhost }\n'));
+  t.after(() => proxy.close());
+  const closedTotal = (v: EndpointView): number => Object.values(v.cxClosed).reduce((a, b) => a + b, 0);
+  // 1. The handshake outlives connectTimeoutMs: one connect failure, no connection opened or closed.
+  const reply = await request(proxy.port(), { path: '/', timeoutMs: 10_000 });
+  assert.ok(reply.status >= 502 && reply.status <= 504, `status ${reply.status}`);
+  await waitUntil(() => sockets.size === 0, 2_000);
+  assert.equal(sockets.size, 0, 'the timed-out dial was closed');
+  let stats = endpointStats(proxy, port);
+  assert.equal(stats.cxConnectFail, 1);
+  assert.equal(stats.cxOpened, 0);
+  assert.equal(closedTotal(stats), 0, `closed without being opened: ${JSON.stringify(stats.cxClosed)}`);
+  // 2. A dial under way when the proxy closes: ended, and still nothing counted as opened or closed.
+  const pending = request(proxy.port(), { path: '/', timeoutMs: 10_000 }).catch((error: Error) => error);
+  await waitUntil(() => sockets.size === 1, 5_000);
+  assert.equal(sockets.size, 1, 'the proxy is dialling');
+  await proxy.close();
+  await waitUntil(() => sockets.size === 0, 2_000);
+  assert.equal(sockets.size, 0, 'the dialling connection was closed by proxy.close()');
+  await pending;
+  stats = endpointStats(proxy, port);
+  assert.equal(stats.cxOpened, 0);
+  assert.equal(closedTotal(stats), 0, `closed without being opened: ${JSON.stringify(stats.cxClosed)}`);
+  assert.equal(stats.cxConnectFail, 1, 'an abandoned dial is not a connect failure of the backend');
+});
+
+test('a backend that accepts TCP and never sends SETTINGS: at connectTimeoutMs its connection closes (handshake_timeout) and all 120 callers are answered', { timeout: 30_000 }, async (t) => {
+  const received = new Map<net.Socket, Buffer[]>();
+  const silent = net.createServer((socket) => {
+    received.set(socket, []);
+    socket.on('data', (chunk: Buffer) => received.get(socket)?.push(chunk));
+    socket.on('error', () => {});
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  t.after(() => {
+    for (const s of received.keys()) s.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const CONNECT_TIMEOUT_MS = 500;
+  // The response timeout stays at its 60 s default: only the SETTINGS deadline can answer in time.
+  const proxy = await startProxy(config(port, `    retries: { maxAttempts: 1 }\n    timeouts: { connectTimeoutMs: ${CONNECT_TIMEOUT_MS} }\n`));
+  t.after(() => proxy.close());
+  const started = performance.now();
+  const replies = await Promise.all(Array.from({ length: 120 }, () => request(proxy.port(), { path: '/', timeoutMs: 15_000 })));
+  const elapsed = performance.now() - started;
+  const byStatus = new Map<string, number>();
+  for (const r of replies) {
+    const key = `${r.status} ${String(r.headers['x-lifeline-error'])}`;
+    byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
+  }
+  t.diagnostic(`120 callers answered in ${elapsed.toFixed(0)} ms over ${received.size} connection(s): ${JSON.stringify([...byStatus])}`);
+  // Streams on the connection fail with it; callers waiting beyond its 100 assumed streams get the
+  // connect timeout. Nobody waits for the 60 s response timeout.
+  for (const key of byStatus.keys()) assert.ok(key === '502 ERR_UPSTREAM_CLOSED' || key === '504 ERR_UPSTREAM_CONNECT_TIMEOUT', key);
+  assert.ok((byStatus.get('504 ERR_UPSTREAM_CONNECT_TIMEOUT') ?? 0) >= 1, 'the callers waiting beyond the assumed streams were failed by the SETTINGS deadline');
+  // One deadline, or two if some callers came after the first connection closed (a loaded machine).
+  assert.ok(elapsed < 3 * CONNECT_TIMEOUT_MS + 1_000, `answered after ${elapsed.toFixed(0)} ms`);
+  // No round trip is spent waiting for SETTINGS: streams went on the connection as soon as it was up.
+  const first = Buffer.concat([...received.values()][0] ?? []);
+  assert.equal(first.subarray(0, 24).toString('latin1'), 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  let headers = 0;
+  for (let at = 24; at + 9 <= first.length; at += 9 + first.readUIntBE(at, 3)) if (first[at + 3] === 0x1) headers += 1;
+  t.diagnostic(`HEADERS frames on the first connection: ${headers}`);
+  assert.ok(headers >= 1, 'streams went on the connection before any SETTINGS came');
+  // Each connection was opened (TCP up) and closed at the deadline as handshake_timeout.
+  await waitUntil(() => endpointStats(proxy, port).cxClosed['handshake_timeout'] === received.size, 2_000);
+  const stats = endpointStats(proxy, port);
+  assert.equal(stats.cxOpened, received.size);
+  assert.equal(stats.cxClosed['handshake_timeout'], received.size);
+  assert.equal(stats.cxConnectFail, 0);
 });

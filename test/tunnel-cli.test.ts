@@ -57,6 +57,7 @@ test('each tunnel sub-command prints its own help', async () => {
   assert.doesNotMatch(help.server ?? '', /--fingerprint/);
   assert.match(help.client ?? '', /--fingerprint SHA256 .*\[fingerprint\]/);
   assert.match(help.client ?? '', /--retry-forever/);
+  assert.match(help.client ?? '', /--no-pipeline-opens\s[^\n]*\n?[^\n]*\[pipelineOpens\]/);
   assert.doesNotMatch(help.client ?? '', /--allow-any/);
   assert.match(help.keygen ?? '', /--force/);
   assert.match(help.status ?? '', /--metrics/);

@@ -12,7 +12,7 @@ import { generateKeyPair } from '../src/tunnel/keygen.js';
 import { TunnelClient } from '../src/tunnel/tunnel-client.js';
 import type { TunnelClientOptions } from '../src/tunnel/tunnel-client.js';
 import { TunnelServer } from '../src/tunnel/tunnel-server.js';
-import { eventually, socksConnect, startEcho } from './helpers/tunnel-harness.js';
+import { eventually, socksConnect, startEcho, TunnelProc } from './helpers/tunnel-harness.js';
 
 const TOKEN = 'pipeline-token-0123456789';
 const pair = generateKeyPair();
@@ -126,4 +126,45 @@ test('pipelineOpens: false waits for the server on every open', { timeout: 30_00
   assert.equal(second.reply, 0);
   assert.ok(second.replyMs >= DIAL_DELAY_MS * 0.9, `reply after ${second.replyMs.toFixed(1)} ms: before the dial ended`);
   second.socket.destroy();
+});
+
+test('--no-pipeline-opens reaches the CLI client: a repeat open waits for the server; without the flag it is pipelined', { timeout: 60_000 }, async (t) => {
+  const echo = await startEcho();
+  const dns = { delayMs: 0 };
+  const lookup = (host: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      setTimeout(() => (host === 'echo.test' ? resolve('127.0.0.1') : reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }))), dns.delayMs);
+    });
+  const server = new TunnelServer({ host: '127.0.0.1', key: pair.key, cert: pair.cert, tokens: [TOKEN], allow: ['echo.test:*'], lookup });
+  const { port } = await server.listen();
+  t.after(async () => {
+    await server.close();
+    await echo.close();
+  });
+  /** The SOCKS reply time of a second open to echo.test while the server's dial takes DIAL_DELAY_MS. */
+  const repeatOpenMs = async (flags: string[]): Promise<number> => {
+    dns.delayMs = 0;
+    const proc = new TunnelProc(['client', '--server', `127.0.0.1:${port}`, '--token', TOKEN, '--fingerprint', pair.fingerprint, '--socks', '127.0.0.1:0', ...flags]);
+    try {
+      const listening = await proc.waitFor('the entry points', (e) => e.event === 'listening', 10_000);
+      await proc.waitFor('a session', (e) => e.event === 'connected', 10_000);
+      const socks = (listening.entries as { kind: string; port: number }[]).find((e) => e.kind === 'socks');
+      assert.ok(socks !== undefined, 'the client logged its SOCKS port');
+      const first = await timedConnect(socks.port, echo.port);
+      assert.equal(first.reply, 0);
+      first.socket.destroy();
+      dns.delayMs = DIAL_DELAY_MS;
+      const second = await timedConnect(socks.port, echo.port);
+      assert.equal(second.reply, 0);
+      second.socket.destroy();
+      return second.replyMs;
+    } finally {
+      await proc.stop();
+    }
+  };
+  const waited = await repeatOpenMs(['--no-pipeline-opens']);
+  const pipelined = await repeatOpenMs([]);
+  t.diagnostic(`repeat open: ${waited.toFixed(1)} ms with --no-pipeline-opens, ${pipelined.toFixed(1)} ms without (the dial takes ${DIAL_DELAY_MS} ms)`);
+  assert.ok(waited >= DIAL_DELAY_MS * 0.9, `with --no-pipeline-opens the reply came after ${waited.toFixed(1)} ms: before the dial ended`);
+  assert.ok(pipelined < DIAL_DELAY_MS / 2, `without the flag the reply came after ${pipelined.toFixed(1)} ms: not pipelined`);
 });

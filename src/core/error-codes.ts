@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   // agent
   ERR_STALE_SOCKET: { layer: 'agent', kind: 'error', meaning: 'a reused keep-alive socket failed before any response byte and the request could not be replayed safely' },
   ERR_STREAM_PREMATURE_CLOSE: { layer: 'agent', kind: 'match', meaning: "Node's error for a stream closed early: counted like a reset when a reused socket fails" },
+  // server
+  ERR_JSON_BODY_TOO_LARGE: { layer: 'server', kind: 'error', meaning: 'readJsonObject: a request body over the caller\'s byte limit (the admin and lease APIs answer 413 with their own code)' },
+  ERR_JSON_BODY_INVALID: { layer: 'server', kind: 'error', meaning: 'readJsonObject: a request body that is not JSON, or JSON but not an object (the admin and lease APIs answer 400 with their own code)' },
   // proxy
   ERR_CONFIG: { layer: 'proxy', kind: 'error', meaning: 'the proxy configuration is invalid; the message lists each problem as file:line:column: key path' },
   ERR_LISTEN: { layer: 'proxy', kind: 'error', meaning: 'a listener cannot listen on its address (in use, no permission)' },

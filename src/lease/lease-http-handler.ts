@@ -25,6 +25,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifelineError } from '../core/errors.js';
 import { booleanOption, integerOption, rejectUnknown } from '../core/options.js';
+import { JsonBodyError, readJsonObject } from '../http/server/read-json.js';
 import { demoPage } from './lease-demo-page.js';
 import { DASHBOARD_LEASES, leaseDashboardPage } from './lease-dashboard-page.js';
 import { LEASE_ERROR_STATUS, LeaseError } from './lease-errors.js';
@@ -113,30 +114,15 @@ export function createLeaseHttpHandler(options: LeaseHttpOptions): LeaseHttpHand
     }
   };
 
-  const readJson = (req: IncomingMessage): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
-          reject(new HttpError(413, 'ERR_LEASE_BAD_REQUEST', `request body over ${maxBody} bytes`));
-          req.destroy();
-        } else chunks.push(chunk);
-      });
-      req.on('error', reject);
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8').trim();
-        if (text === '') return resolve({});
-        try {
-          const value = JSON.parse(text) as unknown;
-          if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
-          resolve(value as Record<string, unknown>);
-        } catch {
-          reject(new HttpError(400, 'ERR_LEASE_BAD_REQUEST', 'the body must be a JSON object'));
-        }
-      });
-    });
+  const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
+    try {
+      return await readJsonObject(req, maxBody, { emptyIsObject: true });
+    } catch (error) {
+      if (!(error instanceof JsonBodyError)) throw error;
+      const message = error.code === 'ERR_JSON_BODY_TOO_LARGE' ? error.message : 'the body must be a JSON object';
+      throw new HttpError(error.httpStatus, 'ERR_LEASE_BAD_REQUEST', message);
+    }
+  };
 
   const tokenOf = (body: Record<string, unknown>, url: URL): number | undefined => {
     const raw = body.token ?? url.searchParams.get('token') ?? undefined;

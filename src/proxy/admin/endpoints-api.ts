@@ -16,6 +16,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError, LifelineError } from '../../core/errors.js';
 import { integerOption, rejectUnknown } from '../../core/options.js';
+import { JsonBodyError, readJsonObject } from '../../http/server/read-json.js';
 import { MembershipError } from '../discovery/cluster-membership.js';
 import type { ClusterMembership } from '../discovery/cluster-membership.js';
 
@@ -62,28 +63,15 @@ export function createEndpointsApi(options: EndpointsApiOptions): (req: Incoming
     res.writeHead(status, headers).end(text);
   };
 
-  const readJson = (req: IncomingMessage): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
-          reject(new HttpError(413, 'ERR_BAD_REQUEST', `request body over ${maxBody} bytes`));
-          req.destroy();
-        } else chunks.push(chunk);
-      });
-      req.on('error', reject);
-      req.on('end', () => {
-        try {
-          const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-          if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
-          resolve(value as Record<string, unknown>);
-        } catch {
-          reject(new HttpError(400, 'ERR_BAD_REQUEST', 'the body must be a JSON object such as {"address": "10.0.0.5:8080", "weight": 2}'));
-        }
-      });
-    });
+  const readJson = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
+    try {
+      return await readJsonObject(req, maxBody);
+    } catch (error) {
+      if (!(error instanceof JsonBodyError)) throw error;
+      const message = error.code === 'ERR_JSON_BODY_TOO_LARGE' ? error.message : 'the body must be a JSON object such as {"address": "10.0.0.5:8080", "weight": 2}';
+      throw new HttpError(error.httpStatus, 'ERR_BAD_REQUEST', message);
+    }
+  };
 
   async function route(req: IncomingMessage, res: ServerResponse, name: string, address: string | undefined, url: URL): Promise<void> {
     const header = req.headers.authorization;

@@ -16,10 +16,10 @@
  *   streams above its last-stream-id with REFUSED_STREAM, and the exchange sends them again
  *   (src/http/retry-rule.ts: `refused`), whatever their method.
  * - `fresh` wants (a retry after this endpoint failed) get a new connection.
+ * - Streams go on a connection once it is up (no round trip spent waiting, as Envoy), but no
+ *   SETTINGS within `timeouts.connectTimeoutMs` of the dial closes it and fails its waiting callers.
  */
-import http2 from 'node:http2';
-import net from 'node:net';
-import tls from 'node:tls';
+import type http2 from 'node:http2';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
 import { LifelineError } from '../../core/errors.js';
@@ -30,9 +30,10 @@ import { setTcpKeepAlive } from '../../transport/tcp-keepalive.js';
 import type { TlsSessionCache } from '../../transport/tls-session-cache.js';
 import type { ClusterConfig, EndpointConfig } from '../config/index.js';
 import type { EndpointMetrics } from '../metrics/index.js';
+import { Http2UpstreamPinger } from './http2-upstream-ping.js';
 import { Http2UpstreamSession, HTTP2_SESSION_MOVES } from './http2-upstream-session.js';
 import type { Http2SessionState } from './http2-upstream-session.js';
-import { UpstreamConnectError } from './upstream-dial.js';
+import { alpnRefusal, dialHttp2Upstream, UpstreamConnectError } from './upstream-dial.js';
 import { PoolWant } from './pool-want.js';
 
 /** Who waits for a stream slot. */
@@ -52,11 +53,6 @@ export interface Http2PoolHost {
 
 let nextSessionId = 1;
 
-function randomShare(ms: number): number {
-  // 85-100 %: jitter only ever shortens an interval (Envoy's interval_jitter, 15 %).
-  return Math.max(1, Math.floor(ms * (0.85 + Math.random() * 0.15)));
-}
-
 export class Http2UpstreamPool {
   readonly key: string;
   readonly #table = new StateTable<Http2SessionState, Http2UpstreamSession>('HTTP/2 upstream connection', HTTP2_SESSION_MOVES, ['connecting', 'idle', 'ready', 'full', 'probing', 'draining']);
@@ -65,6 +61,7 @@ export class Http2UpstreamPool {
   #knownLimit = 0;
   #closed = false;
   #closeReason: CloseReason = 'drain';
+  readonly #pinger: Http2UpstreamPinger;
 
   constructor(
     readonly endpoint: EndpointConfig,
@@ -74,6 +71,10 @@ export class Http2UpstreamPool {
     private readonly ca: Buffer | undefined,
   ) {
     this.key = endpoint.address;
+    this.#pinger = new Http2UpstreamPinger(host.wheel, cluster, metrics, (session) => {
+      this.#destroy(session, 'heartbeat_timeout');
+      this.#serveWants();
+    });
   }
 
   /** Connections by state, and streams open (for /stats). */
@@ -149,11 +150,8 @@ export class Http2UpstreamPool {
   close(reason: CloseReason = 'drain'): void {
     this.#closed = true;
     this.#closeReason = reason;
-    for (const s of this.#table.list('idle')) this.#destroy(s, reason);
-    for (const s of this.#table.list('probing')) this.#destroy(s, reason);
-    // A connection still being dialled (a TLS handshake that hangs, say) goes too: nothing would
-    // close it later, as the pool's timers stop with the proxy.
-    for (const s of this.#table.list('connecting')) this.#destroy(s, reason);
+    // Dialling ones too (a TLS handshake that hangs, say): the pool's timers stop with the proxy.
+    for (const state of ['idle', 'probing', 'connecting'] as const) for (const s of this.#table.list(state)) this.#destroy(s, reason);
     for (const state of ['ready', 'full'] as const) for (const s of this.#table.list(state)) this.#retire(s, reason);
     for (const want of this.#wants.splice(0)) want.waiter.onSession(new LifelineError('ERR_POOL_CLOSED', `the pool for ${this.key} is closed`), undefined, false);
   }
@@ -231,7 +229,7 @@ export class Http2UpstreamPool {
 
   #probe(session: Http2UpstreamSession): void {
     this.#move(session, 'probing');
-    this.#ping(session, () => {
+    this.#pinger.ping(session, () => {
       if (session.state !== 'probing') return;
       session.idleSinceMs = this.host.clock.now();
       this.#move(session, 'idle');
@@ -240,63 +238,30 @@ export class Http2UpstreamPool {
     });
   }
 
-  /** PING now; the reply within pingTimeoutMs, else the connection is closed. */
-  #ping(session: Http2UpstreamSession, answered?: () => void): void {
-    if (session.pinging) return;
-    session.pinging = true;
-    this.metrics.pingSent();
-    const timer = this.host.wheel.add(this.cluster.http2.pingTimeoutMs, () => {
-      if (!session.pinging) return;
-      session.pinging = false;
-      this.metrics.pingTimedOut();
-      this.#destroy(session, 'heartbeat_timeout');
-      this.#serveWants();
-    });
-    const sent = session.session.ping((error) => {
-      this.host.wheel.cancel(timer);
-      if (!session.pinging) return;
-      session.pinging = false;
-      if (error !== null) return; // the session is closing: its 'close' says why
-      session.heard += 1;
-      session.heardAtCheck = session.heard;
-      answered?.();
-    });
-    if (!sent) {
-      this.host.wheel.cancel(timer);
-      session.pinging = false;
-    }
-  }
-
-  /** The lazy PING timer: PING when nothing was heard since the last look. */
-  readonly #onPingCheck = (_id: number, data: unknown): void => {
-    const session = data as Http2UpstreamSession;
-    session.pingTimerId = -1;
-    if (session.state === 'closed') return;
-    if (session.heard === session.heardAtCheck) this.#ping(session);
-    session.heardAtCheck = session.heard;
-    session.pingTimerId = this.host.wheel.add(randomShare(this.cluster.http2.pingIntervalMs), this.#onPingCheck, session);
-  };
-
   readonly #onIdleExpire = (_id: number, data: unknown): void => {
     const session = data as Http2UpstreamSession;
     session.timerId = -1;
     if (session.state === 'idle') this.#destroy(session, 'idle_timeout');
   };
 
+  /** No SETTINGS within connectTimeoutMs of the dial: not HTTP/2. Its streams and waiting callers
+   * fail now, not at their response timeouts (a dial still under way is the connect timeout's). */
+  readonly #onNoSettings = (_id: number, data: unknown): void => {
+    const session = data as Http2UpstreamSession;
+    session.settingsTimerId = -1;
+    if (session.state === 'closed' || session.state === 'connecting') return;
+    this.#destroy(session, 'handshake_timeout');
+    const error = new UpstreamConnectError(this.key, new Error('the backend sent no HTTP/2 SETTINGS'), true);
+    for (const want of this.#wants.splice(0, Math.max(1, session.limit))) want.waiter.onSession(error, undefined, false);
+    this.#serveWants();
+  };
+
   // ---- connections --------------------------------------------------------------------------
 
   #connect(fresh: Http2Want | null): void {
-    const { host: name, port } = this.endpoint;
     const upstreamTls = this.cluster.tls;
     const now = this.host.clock.now();
-    let socket: net.Socket;
-    if (upstreamTls.enabled) {
-      const servername = upstreamTls.servername ?? (net.isIP(name) === 0 ? name : undefined);
-      const options = { host: name, port, rejectUnauthorized: upstreamTls.rejectUnauthorized, ALPNProtocols: ['h2'], ...(servername === undefined ? {} : { servername }), ...(this.ca === undefined ? {} : { ca: this.ca }) };
-      socket = this.host.tlsSessions === undefined ? tls.connect(options) : this.host.tlsSessions.connect(options);
-    } else socket = net.connect({ host: name, port, noDelay: true });
-    const authority = `${upstreamTls.enabled ? 'https' : 'http'}://${net.isIPv6(name) ? `[${name}]` : name}:${port}`;
-    const h2 = http2.connect(authority, { createConnection: () => socket, maxSessionMemory: 64 });
+    const { socket, h2 } = dialHttp2Upstream(this.endpoint, upstreamTls, this.ca, this.host.tlsSessions);
     const session = new Http2UpstreamSession(h2, nextSessionId++, now, this.cluster.http2.maxConcurrentStreams);
     if (this.#knownLimit > 0) session.limit = this.#knownLimit;
     const maxAgeMs = this.cluster.http2.maxConnectionAgeMs;
@@ -328,9 +293,10 @@ export class Http2UpstreamPool {
         return;
       }
       this.metrics.connectionOpened();
+      session.opened = true;
       const k = this.cluster.tcpKeepAlive;
       if (k !== null) setTcpKeepAlive(socket, { idleMs: k.idleMs, intervalMs: k.intervalMs, count: k.count, ...(k.userTimeoutMs === null ? {} : { userTimeoutMs: k.userTimeoutMs }) });
-      if (this.cluster.http2.pingIntervalMs > 0) session.pingTimerId = this.host.wheel.add(randomShare(this.cluster.http2.pingIntervalMs), this.#onPingCheck, session);
+      this.#pinger.start(session);
       this.#move(session, 'idle');
       session.idleSinceMs = this.host.clock.now();
       session.heardAtCheck = -1; // a new connection is not pinged before its first stream
@@ -342,14 +308,15 @@ export class Http2UpstreamPool {
       session.timerId = -1;
       finish(new UpstreamConnectError(this.key, undefined, true));
     });
+    session.settingsTimerId = this.host.wheel.add(this.cluster.timeouts.connectTimeoutMs, this.#onNoSettings, session);
     h2.once('connect', () => {
-      const alpn = (socket as net.Socket & { alpnProtocol?: string | false }).alpnProtocol;
-      if (upstreamTls.enabled && alpn !== 'h2') {
-        return finish(new UpstreamConnectError(this.key, Object.assign(new Error(`the backend did not agree to HTTP/2 by ALPN (it chose ${alpn === false || alpn === undefined ? 'none' : alpn})`), { code: 'ERR_UPSTREAM_ALPN' }), false));
-      }
+      const refused = upstreamTls.enabled ? alpnRefusal(socket) : undefined;
+      if (refused !== undefined) return finish(new UpstreamConnectError(this.key, refused, false));
       finish(undefined);
     });
     h2.on('remoteSettings', (settings: http2.Settings) => {
+      if (session.settingsTimerId !== -1) this.host.wheel.cancel(session.settingsTimerId);
+      session.settingsTimerId = -1;
       session.settingsArrived(settings.maxConcurrentStreams);
       this.#knownLimit = session.limit;
       const fits = session.fits();
@@ -365,7 +332,12 @@ export class Http2UpstreamPool {
       session.failure = error;
       if (!settled) finish(new UpstreamConnectError(this.key, error, false));
     });
-    h2.on('close', () => this.#onClose(session));
+    h2.on('close', () => {
+      // Closed before 'connect' without an error: a failed dial all the same (or, after close(),
+      // its caller learns the pool is gone).
+      if (!settled) finish(new UpstreamConnectError(this.key, session.failure ?? new Error('the connection closed before the HTTP/2 session was up'), false));
+      this.#onClose(session);
+    });
   }
 
   /** No new stream; the connection closes when its last stream ends. */
@@ -380,8 +352,10 @@ export class Http2UpstreamPool {
     const previous = session.state;
     if (previous !== 'closed') this.#table.move(session, 'closed');
     this.metrics.setPool(this.#table.count('idle'), this.#table.count('ready') + this.#table.count('full'));
+    // Only a connection counted opened is counted closed: a failed dial is a connect failure (as
+    // in the HTTP/1 pool), and one that close() ended while it was dialled is neither.
+    if (!session.opened) return;
     if (session.closeReason === undefined) {
-      if (previous === 'connecting') return; // counted as a connect failure
       const failure = session.failure;
       session.closeReason = failure === undefined ? (session.goaway ? 'peer_close' : previous === 'idle' ? 'peer_idle_close' : 'peer_close') : reasonFromError(failure);
       if (session.streams > 0) this.metrics.destroyedByRemoteWithActiveRequest();
@@ -400,7 +374,7 @@ export class Http2UpstreamPool {
     session.closeReason = reason;
     // A dead or suspect connection goes at once (its streams fail now and fail over where safe);
     // otherwise GOAWAY(NO_ERROR), and what is open finishes.
-    if (dialling || reason === 'heartbeat_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
+    if (dialling || reason === 'heartbeat_timeout' || reason === 'handshake_timeout' || reason === 'stale' || reason === 'drain_forced') session.session.destroy();
     else session.session.close();
   }
 
@@ -409,6 +383,8 @@ export class Http2UpstreamPool {
     session.timerId = -1;
     if (session.pingTimerId !== -1) this.host.wheel.cancel(session.pingTimerId);
     session.pingTimerId = -1;
+    if (session.settingsTimerId !== -1) this.host.wheel.cancel(session.settingsTimerId);
+    session.settingsTimerId = -1;
   }
 
   #move(session: Http2UpstreamSession, next: Http2SessionState): void {

@@ -58,10 +58,14 @@ export class Http2UpstreamSession {
   idleSinceMs: number;
   /** Wheel deadline: connect timeout, idle timeout, or PING reply timeout. -1 when none. */
   timerId = -1;
+  /** Wheel deadline for the backend's first SETTINGS (connectTimeoutMs from the dial). -1 when none. */
+  settingsTimerId = -1;
   /** Wheel deadline of the next PING check. -1 when none. */
   pingTimerId = -1;
   /** A PING is out and unanswered. */
   pinging = false;
+  /** Counted in cxOpened (its dial succeeded); only such a connection is counted closed. */
+  opened = false;
   /** Why the pool closed it, set before close so 'close' counts it right. */
   closeReason: CloseReason | undefined;
   /** The session error, if one came before 'close'. */

@@ -39,6 +39,7 @@ export const CLIENT_FIELDS: readonly Field[] = [
   { key: 'connectTimeoutMs', flag: 'connect-timeout', kind: 'duration', min: 1, max: MAX_MS, help: 'resolve + TCP + TLS (default 10s)' },
   { key: 'handshakeTimeoutMs', flag: 'handshake-timeout', kind: 'duration', min: 1, max: MAX_MS, help: "TLS up to the server's WELCOME (default 10s)" },
   { key: 'openTimeoutMs', flag: 'open-timeout', kind: 'duration', min: 0, max: MAX_MS, help: 'a local connection waits this long for a session (default 10s)' },
+  { key: 'pipelineOpens', flag: 'no-pipeline-opens', kind: 'boolean', negated: true, help: 'wait for the server on every open: exact SOCKS replies, one more round trip per repeat destination' },
   { key: 'windowBytes', flag: 'window', kind: 'integer', arg: 'BYTES', min: 16_384, max: 16_777_216, help: 'receive window per stream (default 1048576)' },
   { key: 'maxFatalRetries', flag: 'max-fatal-retries', kind: 'integer', min: 0, max: 1_000_000, help: 'retries after auth refused / bad certificate before exiting 3 (default 2)' },
   { key: 'retryForever', flag: 'retry-forever', kind: 'boolean', help: 'never give up, even after fatal failures' },
@@ -109,6 +110,8 @@ export async function runClient(argv: readonly string[], io: CliIo): Promise<num
   for (const k of ['pingIntervalMs', 'pingTimeoutMs', 'missedPings', 'reconnectInitialMs', 'reconnectMaxMs', 'connectTimeoutMs', 'handshakeTimeoutMs', 'openTimeoutMs', 'windowBytes', 'maxFatalRetries'] as const) {
     set(k, s.num(k));
   }
+  const pipelineOpens = s.values.get('pipelineOpens');
+  if (typeof pipelineOpens === 'boolean') options.pipelineOpens = pipelineOpens;
   if (s.bool('retryForever')) options.maxFatalRetries = Infinity;
   const client = s.build(() => new TunnelClient(options), OPTION_KEY);
   if (check) {

@@ -34,6 +34,8 @@ export interface Field {
   max?: number;
   /** The argument shown in help: `DUR`, `FILE`, `HOST:PORT`. */
   arg?: string;
+  /** A boolean whose flag turns it off (`--no-pipeline-opens` sets `pipelineOpens` false). */
+  negated?: boolean;
   help: string;
 }
 
@@ -205,7 +207,7 @@ export function loadSettings(command: string, section: 'server' | 'client', fiel
 }
 
 function fromFlag(f: Field, name: string, raw: string | boolean | (string | boolean)[]): Value {
-  if (f.kind === 'boolean') return raw === true;
+  if (f.kind === 'boolean') return f.negated === true ? raw !== true : raw === true;
   if (Array.isArray(raw)) return raw.map(String);
   const text = String(raw);
   switch (f.kind) {
