@@ -380,6 +380,35 @@ test('a client that asked for the close and sent nothing after it is closed at o
   socket.destroy();
 });
 
+
+test('a client that asked for the close and already sent its FIN gets the whole response and is closed at once', { skip: needPeek }, async (t) => {
+  const listener = proxy.listeners[0]!;
+  // Every state the connections enter meanwhile: a linger (our FIN, then a wait for theirs) is
+  // what closing at once saves.
+  const entered: string[] = [];
+  const move = listener.table.move.bind(listener.table);
+  listener.table.move = (item, to) => {
+    entered.push(to);
+    move(item, to);
+  };
+  t.after(() => {
+    listener.table.move = move;
+  });
+  const socket = net.connect({ port: proxy.port(), host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  const parts: Buffer[] = [];
+  socket.on('data', (c: Buffer) => parts.push(c));
+  // Its FIN right behind the request, before the answer: when the exchange ends, the FIN is in
+  // the proxy's kernel (the MSG_PEEK reads end of stream) and nothing is unread.
+  socket.end('GET /fin-first HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 3_000))]);
+  const text = Buffer.concat(parts).toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 200 [\s\S]*Connection: close[\s\S]*"url":"\/fin-first"/, 'the whole response arrived');
+  assert.ok(entered.includes('closed'), `the connection closed (${entered.join(' ')})`);
+  assert.ok(!entered.includes('lingering'), `closed at once, no linger (${entered.join(' ')})`);
+  socket.destroy();
+});
+
 test('a client that never closes after the proxy closed its connection is let go after the linger time', async () => {
   const server = proxy.listeners[0]!.server;
   const open = (): Promise<number> => new Promise((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));

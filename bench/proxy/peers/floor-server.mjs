@@ -1,7 +1,9 @@
 // The floor for S2: a bare node:net server doing an S2 request's job with no proxying, no parser
 // and no policy. It accepts, reads until the end of the request head, writes a fixed 100-byte
-// response with `Connection: close` and ends the socket. Its CPU per request is what Node itself
-// spends per accepted connection; the proxy's cost above it is the proxy's own.
+// response with `Connection: close` and closes the socket once the kernel has the response (no
+// shutdown and wait for the client's FIN: the proxy closes such a connection at once too when the
+// client sent nothing more). Its CPU per request is what Node itself spends per accepted
+// connection; the proxy's cost above it is the proxy's own.
 // `node floor-server.mjs <listenPort>`; prints "ready <port>" once listening.
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
@@ -17,7 +19,7 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     seen += chunk.length;
     // One read holds the whole head in this benchmark; a head split across reads still ends
     // with the blank line in its last piece, or is longer than any wrk sends.
-    if (chunk.includes(END_OF_HEAD) || seen > 8192) socket.end(RESPONSE);
+    if (chunk.includes(END_OF_HEAD) || seen > 8192) socket.write(RESPONSE, () => socket.destroy());
   });
   socket.on('error', () => socket.destroy());
 });

@@ -331,8 +331,11 @@ export class Http1Connection {
   #mayCloseAtOnce(head: RequestHead, ex: Exchange): boolean {
     const socket = this.socket;
     if (!head.connectionClose || !ex.requestDone || this.ctx.protocol !== 'http' || this.#buf.length > 0 || socket.writableLength > 0) return false;
-    // Nothing unread in the kernel either (an MSG_PEEK; without the native addon: linger).
-    return probeSocket(socket) === 'open';
+    // Nothing unread in the kernel either (an MSG_PEEK; without the native addon: linger). A
+    // client that has already sent its FIN (it read our response and closed, as wrk and browsers
+    // do) is waited for by nobody: its FIN is here, so nothing is unread and there is no RST.
+    const probe = probeSocket(socket);
+    return probe === 'open' || probe === 'eof';
   }
 
   /** Http1Stream.abort: the response was cut off. */
