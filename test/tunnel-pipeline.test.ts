@@ -5,6 +5,8 @@
 // race. Real sockets on 127.0.0.1; every wait is bounded.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
@@ -167,4 +169,23 @@ test('--no-pipeline-opens reaches the CLI client: a repeat open waits for the se
   t.diagnostic(`repeat open: ${waited.toFixed(1)} ms with --no-pipeline-opens, ${pipelined.toFixed(1)} ms without (the dial takes ${DIAL_DELAY_MS} ms)`);
   assert.ok(waited >= DIAL_DELAY_MS * 0.9, `with --no-pipeline-opens the reply came after ${waited.toFixed(1)} ms: before the dial ended`);
   assert.ok(pipelined < DIAL_DELAY_MS / 2, `without the flag the reply came after ${pipelined.toFixed(1)} ms: not pipelined`);
+});
+
+test('a SOCKS5 greeting and request sent together are answered in one segment (the client wakes once)', { timeout: 30_000 }, async (t) => {
+  const f = await fixture();
+  t.after(f.close);
+  for (const round of ['first open (waits for the server)', 'pipelined open']) {
+    const socket = createConnection(f.socksPort, '127.0.0.1');
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    const name = Buffer.from('echo.test', 'latin1');
+    const port = Buffer.alloc(2);
+    port.writeUInt16BE(f.echo.port);
+    socket.write(Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 3, name.length]), name, port]));
+    const [first] = (await Promise.race([once(socket, 'data'), new Promise((_r, reject) => setTimeout(() => reject(new Error('no reply in 5 s')), 5000))])) as [Buffer];
+    // The method reply (2 bytes) and the request's reply (10) in the first read: one write.
+    if (round === 'pipelined open') assert.deepEqual([...first], [5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0], `${round}: both replies in one read`);
+    else assert.deepEqual([...first.subarray(0, 2)], [5, 0], `${round}: the method reply first`);
+    socket.destroy();
+  }
 });

@@ -148,6 +148,13 @@ export class WriteBatcher {
     this.#held += bytes;
   }
 
+  /** Write what is held now rather than at the end of the turn, unless a write is outstanding
+   * (then it leaves when that one completes, as usual). For latency: a first write nothing
+   * else in this turn will join. */
+  flush(): void {
+    if (!this.#writing && this.#held > 0) this.#writeNext();
+  }
+
   /** Hand every held batch to the socket now, in order, behind the outstanding write. */
   flushAll(): void {
     if (this.#open !== undefined && this.#open.used > 0) this.#ready.push(this.#open);

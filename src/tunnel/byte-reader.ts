@@ -81,11 +81,15 @@ export class ByteReader {
     for (;;) {
       if (ready()) return;
       if (this.#error !== undefined) throw this.#error;
-      // Replies held (corked) while parsing what was already read go out before we wait for more.
+      // Replies held (corked) while parsing what was already read go out before we wait for more,
+      // and are held again while the bytes that woke us are parsed: one segment for the replies
+      // to one read, so the client wakes once (a SOCKS5 greeting and request sent together get
+      // the method reply and the request's reply together).
       while (this.#socket.writableCorked > 0) this.#socket.uncork();
       this.#socket.resume();
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = undefined;
+      this.#socket.cork();
     }
   }
 }

@@ -187,9 +187,11 @@ export class ClientSession extends EventEmitter<ClientSessionEvents> {
         resolve({ reply: 1, message: 'local connection closed while opening' });
       };
       if (!pipelined) socket.once('close', cancel);
+      // Pipelined: the local client is answered first, so its first bytes are on their way while
+      // the OPEN goes out; they are read only once the stream is attached, after the OPEN.
+      if (pipelined) accept?.();
       this.#send(encodeOpen(id, this.#config.windowBytes, destination));
       if (pipelined) {
-        accept?.();
         this.mux.attach(stream, socket, hello.windowBytes);
         resolve({ reply: 0, message: 'ok (pipelined)' });
       }

@@ -98,8 +98,13 @@ export class EntryListener {
       return;
     }
     reader.release();
-    const opening = o.open(request.destination, socket, () => request.answer(0));
-    while (socket.writableCorked > 0) socket.uncork(); // a pipelined open has answered by now
+    // The success reply leaves as soon as it is written (a pipelined open answers before its OPEN
+    // goes to the server, so the client's first bytes are on their way meanwhile).
+    const opening = o.open(request.destination, socket, () => {
+      request.answer(0);
+      while (socket.writableCorked > 0) socket.uncork();
+    });
+    while (socket.writableCorked > 0) socket.uncork(); // the handshake's replies, if still held
     const result = await opening;
     if (socket.destroyed) return;
     if (result.reply !== 0) {

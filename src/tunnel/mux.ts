@@ -159,6 +159,7 @@ export class Mux {
       const early = stream.early;
       stream.early = [];
       for (const payload of early) this.#deliver(stream, socket, payload);
+      stream.out.flush(); // a pipelined request is waiting for this connection: no end-of-turn wait
       if (stream.remoteFin) this.#endLocal(stream, socket);
     }
     if (this.#mayRead(stream)) socket.resume();

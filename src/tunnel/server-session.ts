@@ -397,8 +397,10 @@ export class ServerSession extends EventEmitter<ServerSessionEvents> {
         socket.destroy();
         return;
       }
-      this.transport.write(encodeU32(FrameType.OPEN_OK, stream.id, this.#config.windowBytes));
+      // Attached first: pipelined bytes go to the target before the OPEN_OK goes to the client
+      // (nothing the target sends can overtake it: the socket is read in a later turn).
       this.mux.attach(stream, socket, peerWindow);
+      this.transport.write(encodeU32(FrameType.OPEN_OK, stream.id, this.#config.windowBytes));
       this.emit('stream', 'open', d, address);
     });
   }
