@@ -9,6 +9,7 @@
  * finish its response with `Connection: close`, and force-closes what remains at the deadline;
  * `close()` drains with no grace and releases every timer and socket.
  */
+import { BufferPool } from '../transport/write-batcher.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type http from 'node:http';
@@ -79,6 +80,9 @@ export class Proxy implements ListenerHost {
    * socket at a time, and each read is consumed or copied before the next): PoolHost.readBuffer.
    */
   readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  /** Buffers the bytes read into it are copied into when a client write must keep them
+   * (borrowed-bytes.ts `writeOwned`); kept for reuse while busy, let go when quiet. */
+  readonly writePool = new BufferPool(64 * 1024, 64);
   #closed = false;
 
   private constructor(config: ProxyConfig, options: ProxyStartOptions) {
@@ -226,6 +230,7 @@ export class Proxy implements ListenerHost {
     await this.demo?.close();
     this.accessLog.close();
     this.events.close();
+    this.writePool.clear();
     this.wheel.close();
   }
 

@@ -32,7 +32,7 @@ import type { UpstreamConnection } from './upstream-connection.js';
 import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
-import { owned } from './borrowed-bytes.js';
+import { owned, writeOwned } from './borrowed-bytes.js';
 import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline, peerAddress } from './http1-socket-events.js';
 import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
@@ -117,7 +117,7 @@ export class Http1Connection {
 
   /** Bytes to the client; borrowed ones are copied (borrowed-bytes.ts). */
   writeBytes(bytes: Buffer, shared: boolean): boolean {
-    const ok = this.socket.write(owned(bytes, shared));
+    const ok = writeOwned(this.socket, bytes, shared, this.ctx.writePool);
     if (!ok) this.#backpressure();
     return ok;
   }
@@ -126,7 +126,7 @@ export class Http1Connection {
   writeWithHead(head: string, first: Buffer, shared: boolean): boolean {
     this.socket.cork();
     this.socket.write(head, 'latin1');
-    const ok = this.socket.write(owned(first, shared));
+    const ok = writeOwned(this.socket, first, shared, this.ctx.writePool);
     this.socket.uncork();
     if (!ok) this.#backpressure();
     return ok;

@@ -2,6 +2,7 @@
  * What a client connection needs from its listener and proxy: the policy, the shared timer
  * wheel and read buffer, the connection table, and the hooks that keep the listener's books.
  */
+import type { BufferPool } from '../../transport/write-batcher.js';
 import type { Socket } from 'node:net';
 import type { Clock } from '../../core/clock.js';
 import type { TimerWheel } from '../../core/timer-wheel.js';
@@ -33,6 +34,8 @@ export interface ListenerContext extends ExchangeContext {
   readonly tunnelPing: { readonly intervalMs: number; readonly timeoutMs: number };
   /** Plain-TCP listeners: the buffer client sockets read into (transport/user-read-buffer.ts). */
   readonly readBuffer: Buffer | undefined;
+  /** Buffers borrowed bytes are copied into for a client write (borrowed-bytes.ts `writeOwned`). */
+  readonly writePool: BufferPool;
   /**
    * The keep-alive decision for a response to `head` on a connection that has begun `requests`
    * requests since `openedAtMs`: the reason it must close after it, or undefined to keep it.

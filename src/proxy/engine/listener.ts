@@ -27,6 +27,7 @@ import { HTTP1_TRANSITIONS } from './http1-states.js';
 import type { Http1State } from './http1-states.js';
 import type { ListenerContext } from './listener-context.js';
 import { Http2Front } from './http2-front.js';
+import type { BufferPool } from '../../transport/write-batcher.js';
 
 /** What a listener needs from its proxy. */
 export interface ListenerHost {
@@ -34,6 +35,7 @@ export interface ListenerHost {
   readonly wheel: TimerWheel;
   readonly accessLog: AccessLog;
   readonly readBuffer: Buffer;
+  readonly writePool: BufferPool;
   listenerMetrics(listener: string): ListenerMetrics;
   websocket(): { idleTimeoutMs: number; pingIntervalMs: number; pingTimeoutMs: number };
 }
@@ -140,6 +142,9 @@ export class Listener implements ListenerContext {
   /** Plain and TLS client sockets alike (a TLSSocket's handle takes a user buffer too). */
   get readBuffer(): Buffer | undefined {
     return this.host.readBuffer;
+  }
+  get writePool(): BufferPool {
+    return this.host.writePool;
   }
   get tunnelIdleTimeoutMs(): number {
     return this.host.websocket().idleTimeoutMs;
