@@ -57,6 +57,8 @@ interface Sample {
   rttP50: number;
   rttP99: number;
   connectP50: number;
+  /** Of connect+request: until the connection is usable (TCP connect, and the SOCKS answer). */
+  answerP50: number;
   /** CPU time of the path's two relaying processes per MB moved (lifeline and the bare relay), µs. */
   singleCpuUsPerMB: number;
   parallelCpuUsPerMB: number;
@@ -165,7 +167,7 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
   if (path === 'floor') {
     const single = await tlsSink(ports.tls, SINGLE_BYTES, 1);
     const parallel = await tlsSink(ports.tls, PARALLEL_BYTES, PARALLEL);
-    return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: parallel.bytes / 1e6 / parallel.seconds, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, singleCpuUsPerMB: Number.NaN, parallelCpuUsPerMB: Number.NaN };
+    return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: parallel.bytes / 1e6 / parallel.seconds, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, answerP50: Number.NaN, singleCpuUsPerMB: Number.NaN, parallelCpuUsPerMB: Number.NaN };
   }
   // The bare relay forwards its port to the HTTP origin, so curl asks it directly.
   const httpPort = path === 'relay' ? relay.port : ports.http;
@@ -181,7 +183,7 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
   const cpuPerMB = (from: number, to: number, bytes: number): number => (measured ? ((to - from) * 1000) / (bytes / 1e6) : Number.NaN);
   if (path === 'relay') {
     // Throughput only: a relay connection is a new TLS connection, not a stream of an open one.
-    return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: total / 1e6 / wall, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, singleCpuUsPerMB: cpuPerMB(cpu0, cpu1, single.bytes), parallelCpuUsPerMB: cpuPerMB(cpu1, cpu2, total) };
+    return { singleMBs: single.bytes / 1e6 / single.seconds, parallelMBs: total / 1e6 / wall, rttP50: Number.NaN, rttP99: Number.NaN, connectP50: Number.NaN, answerP50: Number.NaN, singleCpuUsPerMB: cpuPerMB(cpu0, cpu1, single.bytes), parallelCpuUsPerMB: cpuPerMB(cpu1, cpu2, total) };
   }
   const socket = await connectTo(path, socks, echoPort);
   const payload = Buffer.alloc(64, 'r');
@@ -190,9 +192,11 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
   for (let i = 0; i < ROUND_TRIPS; i += 1) rtts.push(await roundTrip(socket, payload));
   socket.destroy();
   const connects: number[] = [];
+  const answers: number[] = [];
   for (let i = 0; i < CONNECTS; i += 1) {
     const t0 = performance.now();
     const s = await connectTo(path, socks, echoPort);
+    answers.push(performance.now() - t0);
     await roundTrip(s, payload);
     connects.push(performance.now() - t0);
     s.destroy();
@@ -203,6 +207,7 @@ async function measure(path: PathName, socks: Record<PathName, number>, ports: P
     rttP50: percentile(rtts, 0.5),
     rttP99: percentile(rtts, 0.99),
     connectP50: percentile(connects, 0.5),
+    answerP50: percentile(answers, 0.5),
     singleCpuUsPerMB: cpuPerMB(cpu0, cpu1, single.bytes),
     parallelCpuUsPerMB: cpuPerMB(cpu1, cpu2, total),
   };
@@ -330,7 +335,7 @@ async function main(): Promise<void> {
         lifeline: `lifeline tunnel (${tlsCipher}; SOCKS5)`,
         ssh: `ssh -D (OpenSSH 9.2, ${sshCipher})`,
       }[p];
-      return `| ${name} | ${cell(med(p, 'singleMBs'), 0)} | ${cell(med(p, 'parallelMBs'), 0)} | ${cell(med(p, 'singleCpuUsPerMB'), 0)} / ${cell(med(p, 'parallelCpuUsPerMB'), 0)} | ${cell(med(p, 'rttP50'), 3)} | ${cell(med(p, 'rttP99'), 3)} | ${cell(med(p, 'connectP50'), 3)} |`;
+      return `| ${name} | ${cell(med(p, 'singleMBs'), 0)} | ${cell(med(p, 'parallelMBs'), 0)} | ${cell(med(p, 'singleCpuUsPerMB'), 0)} / ${cell(med(p, 'parallelCpuUsPerMB'), 0)} | ${cell(med(p, 'rttP50'), 3)} | ${cell(med(p, 'rttP99'), 3)} | ${cell(med(p, 'connectP50'), 3)} | ${cell(med(p, 'answerP50'), 3)} |`;
     });
     const ratio = (key: keyof Sample): number => med('lifeline', key) / med('ssh', key);
     const rttOverhead = med('lifeline', 'rttP50') - med('direct', 'rttP50');
@@ -338,12 +343,12 @@ async function main(): Promise<void> {
     const sshConnectOverhead = med('ssh', 'connectP50') - med('direct', 'connectP50');
     const met = (ok: boolean): string => (ok ? 'met' : 'NOT met');
     const body = [
-      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry; the bare Node relay does the tunnel's whole job the idiomatic Node way (bench/tunnel/node-relay.ts: two processes, curl's connection piped into a TLS connection of its own and on to the origin; no SOCKS, framing or multiplexing). Relaying CPU is the user + system time of the two relaying processes (lifeline's server and client; the bare relay's two) per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s)${windowArgs.length > 0 ? `; tunnel window ${flag('window', '')} bytes` : ''}. Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
+      `Mode: ${QUICK ? 'quick (development figure only)' : 'full'}. curl downloads (${sizes}) from a loopback HTTP origin through each path's SOCKS5 port (--socks5-hostname); the floor pushes the same bytes over bare TLS 1.3 connections between two Node processes (no tunnel, no SOCKS, no HTTP), the most the tunnel's two TLS ends could carry; the bare Node relay does the tunnel's whole job the idiomatic Node way (bench/tunnel/node-relay.ts: two processes, curl's connection piped into a TLS connection of its own and on to the origin; no SOCKS, framing or multiplexing). Relaying CPU is the user + system time of the two relaying processes (lifeline's server and client; the bare relay's two) per MB moved (one stream / 50 streams). RTT is a 64-byte request/response on an open stream (${ROUND_TRIPS} sequential, after 100 warm-up); connect+request is a new stream plus one round trip (${CONNECTS} sequential; the client pipelines opens to a destination it has opened before, as ssh -D does), and of it the time until the connection is usable (TCP connect, and for the proxies the SOCKS answer; the rest is the first round trip, which for a tunnel includes the server's connect to the destination). Medians of ${rounds} interleaved rounds (${seconds.toFixed(0)} s)${windowArgs.length > 0 ? `; tunnel window ${flag('window', '')} bytes` : ''}. Load average (1, 5, 15 min) ${loadBefore} before, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after, on ${cpus().length} cores${loadBefore.startsWith('0.') ? '' : ' shared with other work: single rounds vary by up to 2x'}.`,
       '',
       ...paths.map((p) => `Rounds, ${p}: one stream ${samples[p].map((x) => x.singleMBs.toFixed(0)).join(', ')} MB/s; 50 streams ${samples[p].map((x) => x.parallelMBs.toFixed(0)).join(', ')} MB/s.`),
       '',
-      `| path | ${SINGLE_BYTES / MIB} MiB, one stream (MB/s) | ${PARALLEL} x ${PARALLEL_BYTES / MIB} MiB parallel (MB/s) | relaying CPU, µs per MB (one / 50) | RTT p50 (ms) | RTT p99 (ms) | connect+request p50 (ms) |`,
-      '|---|---|---|---|---|---|---|',
+      `| path | ${SINGLE_BYTES / MIB} MiB, one stream (MB/s) | ${PARALLEL} x ${PARALLEL_BYTES / MIB} MiB parallel (MB/s) | relaying CPU, µs per MB (one / 50) | RTT p50 (ms) | RTT p99 (ms) | connect+request p50 (ms) | of which connected and answered p50 (ms) |`,
+      '|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       `Targets: throughput at least 2x ssh -D's: one stream ${met(ratio('singleMBs') >= 2)} (${ratio('singleMBs').toFixed(2)}x; floor ${(med('floor', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x, bare Node relay ${(med('relay', 'singleMBs') / med('ssh', 'singleMBs')).toFixed(2)}x), 50 streams ${met(ratio('parallelMBs') >= 2)} (${ratio('parallelMBs').toFixed(2)}x; floor ${(med('floor', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x, bare Node relay ${(med('relay', 'parallelMBs') / med('ssh', 'parallelMBs')).toFixed(2)}x); connect+request at most 0.5 ms over direct: ${met(connectOverhead <= 0.5)} (${connectOverhead.toFixed(3)} ms; ssh -D ${sshConnectOverhead.toFixed(3)} ms); RTT overhead on an open stream ${rttOverhead.toFixed(3)} ms.`,
