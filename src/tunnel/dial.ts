@@ -21,7 +21,7 @@ import type { Clock } from '../core/clock.js';
 import { setTcpKeepAlive } from '../transport/tcp-keepalive.js';
 import type { TcpKeepAliveOnOptions } from '../transport/tcp-keepalive.js';
 import { TunnelAuthError, TunnelError } from './errors.js';
-import { SessionBuffers, TlsTransport, WsTransport } from './transport.js';
+import { TlsTransport, WsTransport } from './transport.js';
 import type { FrameTransport } from './transport.js';
 
 export interface DialOptions {
@@ -111,7 +111,7 @@ export async function dialTunnel(o: DialOptions): Promise<Dialed> {
       });
       const pinError = checkPin(socket, o.fingerprint);
       if (pinError !== undefined) throw pinError;
-      return new TlsTransport(socket, `${address}:${o.port}`, new SessionBuffers());
+      return new TlsTransport(socket, `${address}:${o.port}`); // its own read buffer and batch pool
     }
     let tlsSocket: TLSSocket | undefined;
     let pinError: TunnelAuthError | undefined;

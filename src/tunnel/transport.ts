@@ -19,12 +19,10 @@ const END_GRACE_MS = 2000;
 /** Size of one output batch: four full DATA frames. */
 export const OUTPUT_BATCH_BYTES = 4 * (HEADER_BYTES + MAX_DATA_PAYLOAD);
 /** A frame up to this size, with nothing queued before it, is written directly (interactive
- * traffic: a session that only pings never takes a batch buffer). Larger ones always go through a
- * batch: their joined copy would be an ArrayBuffer of its own (Node pools only those under 4 KiB),
- * and that churn brought back the major GCs the batches exist to avoid (measured, 50 streams). */
+ * traffic: a session that only pings never takes a batch buffer). Larger ones go through a batch:
+ * their joined copy would be an ArrayBuffer of its own (Node pools only those under 4 KiB), the
+ * churn the batches exist to avoid. */
 const DIRECT_WRITE_MAX_BYTES = 4096;
-/** Batch buffers a busy session keeps for reuse. */
-const MAX_SPARE_BATCHES = 4;
 /** Size of the read buffer a process's TLS sessions share: one TLS record's plaintext at most. */
 export const TLS_READ_BUFFER_BYTES = 16_384;
 /** Output batch buffers one process keeps for reuse at most, whatever its number of sessions
@@ -92,9 +90,10 @@ export function channelBinding(t: FrameTransport): Buffer {
  * transfer allocates no per-frame memory for the GC to chase (measured: the largest CPU cost of
  * the sending side). A frame alone, with nothing held or outstanding, is written directly.
  *
- * Input: with `buffers`, decrypted reads land in the process's shared read buffer instead of a
- * fresh allocation per 16 KiB record, which on the receiving end of a bulk transfer was a major
- * GC every few tens of ms (measured); `onData` chunks are then views valid only during the call.
+ * Input: decrypted reads land in one read buffer (the process's, with `buffers`; else the
+ * session's own) instead of a fresh allocation per 16 KiB record, which on the receiving end of a
+ * bulk transfer was a major GC every few tens of ms (measured); `onData` chunks are views valid
+ * only during the call.
  * @example const t = new TlsTransport(tls.connect({ socket: raw, minVersion: 'TLSv1.3' }), 'host:443', buffers);
  */
 export class TlsTransport implements FrameTransport {
@@ -105,15 +104,16 @@ export class TlsTransport implements FrameTransport {
   #error: Error | undefined;
   #onClose: ((error: Error | undefined) => void) | undefined;
   readonly #out: WriteBatcher;
-  readonly #ownPool: BufferPool | undefined;
-  readonly #readBuffer: Buffer | undefined;
+  readonly #buffers: SessionBuffers;
+  /** The buffers are this session's own (no `buffers` given): let go of them on close. */
+  readonly #ownBuffers: boolean;
 
   constructor(socket: TLSSocket, remoteAddress?: string, buffers?: SessionBuffers) {
     this.tlsSocket = socket;
     this.remoteAddress = remoteAddress ?? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    this.#readBuffer = buffers?.tlsRead;
-    this.#ownPool = buffers === undefined ? new BufferPool(OUTPUT_BATCH_BYTES, MAX_SPARE_BATCHES) : undefined;
-    this.#out = new WriteBatcher(socket, buffers?.batches ?? (this.#ownPool as BufferPool));
+    this.#ownBuffers = buffers === undefined;
+    this.#buffers = buffers ?? new SessionBuffers();
+    this.#out = new WriteBatcher(socket, this.#buffers.batches);
     socket.on('error', (error: Error) => {
       this.#error ??= error;
     });
@@ -148,27 +148,22 @@ export class TlsTransport implements FrameTransport {
 
   #drop(): void {
     this.#out.drop();
-    this.#ownPool?.clear();
+    if (this.#ownBuffers) this.#buffers.clear();
   }
 
   onData(callback: (chunk: Buffer) => void): void {
     const socket = this.tlsSocket;
-    const buffer = this.#readBuffer;
-    if (buffer !== undefined) {
-      // Bytes Node already read (before we were handed the socket) go first, then reads land in
-      // the shared buffer. Where Node does not allow that, 'data' events as usual.
-      const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
-      const switched = readIntoBuffer(socket, buffer, (nread) => {
-        callback(buffer.subarray(0, nread));
-        return true;
-      });
-      if (early !== null) callback(early);
-      if (switched) {
-        socket.resume(); // keeps the handle reading, and lets 'end' and 'close' come
-        return;
-      }
-    }
-    socket.on('data', callback);
+    const buffer = this.#buffers.tlsRead;
+    // Bytes Node already read (before we were handed the socket) go first, then reads land in
+    // the read buffer. Where Node does not allow that, 'data' events as usual.
+    const early = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+    const switched = readIntoBuffer(socket, buffer, (nread) => {
+      callback(buffer.subarray(0, nread));
+      return true;
+    });
+    if (early !== null) callback(early);
+    if (switched) socket.resume(); // keeps the handle reading, and lets 'end' and 'close' come
+    else socket.on('data', callback);
   }
 
   onDrain(callback: () => void): void {
