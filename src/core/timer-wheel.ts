@@ -38,6 +38,12 @@ const MAX_TIMEOUT_MS = MAX_WHEEL_TIMEOUT_MS;
 const INDEX_BITS = 22;
 const INDEX_MASK = (1 << INDEX_BITS) - 1;
 const GEN_MASK = (1 << (31 - INDEX_BITS)) - 1;
+/** A configured timeout as a wheel timeout: 0 (no limit) or anything longer than the wheel can hold
+ * becomes its longest. */
+export function wheelTimeoutMs(ms: number): number {
+  return ms <= 0 || ms > MAX_WHEEL_TIMEOUT_MS ? MAX_WHEEL_TIMEOUT_MS : ms;
+}
+
 /** The most deadlines one wheel holds at once (4,194,304). */
 export const MAX_DEADLINES = 1 << INDEX_BITS;
 

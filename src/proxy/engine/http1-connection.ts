@@ -19,7 +19,7 @@
 import type { Socket } from 'node:net';
 import { HttpParseError, parseRequestHead } from '../../http/wire/index.js';
 import type { RequestHead } from '../../http/wire/index.js';
-import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
+import { wheelTimeoutMs } from '../../core/timer-wheel.js';
 import { reasonFromError } from '../../core/close-reason.js';
 import type { CloseReason } from '../../core/close-reason.js';
 import { LINGER_MS } from '../../http/server/lingering-close.js';
@@ -32,11 +32,11 @@ import type { UpstreamConnection } from './upstream-connection.js';
 import type { ListenerContext } from './listener-context.js';
 import { startExchange, logLocalAnswer } from './start-exchange.js';
 import type { LocalAnswer } from './start-exchange.js';
-import { owned, writeOwned } from './borrowed-bytes.js';
+import { owned } from './borrowed-bytes.js';
+import { mayCloseAtOnce, writeText } from './client-output.js';
 import { attachClientSocket, detachClientSocket, listenForDrain, onConnectionDeadline, peerAddress } from './http1-socket-events.js';
 import { HTTP2_PREFACE } from './http2-front.js';
 import { localResponse } from './local-response.js';
-import { probeSocket } from '../../transport/socket-probe.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -73,7 +73,7 @@ export class Http1Connection {
     this.clientAddress = peerAddress(socket);
     attachClientSocket(socket, this, ctx.readBuffer);
     ctx.table.add(this, 'head');
-    this.#timerId = ctx.wheel.add(clampMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), onConnectionDeadline, this);
+    this.#timerId = ctx.wheel.add(wheelTimeoutMs(ctx.client.headersTimeoutMs > 0 ? ctx.client.headersTimeoutMs : ctx.client.idleTimeoutMs), onConnectionDeadline, this);
   }
 
   /** `Keep-Alive: timeout=` of this listener's responses, whole seconds (0: none). */
@@ -107,30 +107,7 @@ export class Http1Connection {
     return true;
   }
 
-  // ---- writes: every byte to the client goes through these -------------------------------
-
-  write(latin1: string): boolean {
-    const ok = this.socket.write(latin1, 'latin1');
-    if (!ok) this.#backpressure();
-    return ok;
-  }
-
-  /** Bytes to the client; borrowed ones are copied (borrowed-bytes.ts). */
-  writeBytes(bytes: Buffer, shared: boolean): boolean {
-    const ok = writeOwned(this.socket, bytes, shared, this.ctx.writePool);
-    if (!ok) this.#backpressure();
-    return ok;
-  }
-
-  /** A head and a large first body piece in one corked writev. */
-  writeWithHead(head: string, first: Buffer, shared: boolean): boolean {
-    this.socket.cork();
-    this.socket.write(head, 'latin1');
-    const ok = writeOwned(this.socket, first, shared, this.ctx.writePool);
-    this.socket.uncork();
-    if (!ok) this.#backpressure();
-    return ok;
-  }
+  // ---- deadlines and backpressure (the writes themselves: client-output.ts) ----------------
 
   /** The response body streams: the deadline becomes the stream idle timeout. */
   streaming(ex: Exchange): void {
@@ -143,17 +120,13 @@ export class Http1Connection {
   }
 
   setTimer(ms: number): void {
-    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(clampMs(ms), onConnectionDeadline, this);
-    else this.ctx.wheel.reset(this.#timerId, clampMs(ms));
+    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(wheelTimeoutMs(ms), onConnectionDeadline, this);
+    else this.ctx.wheel.reset(this.#timerId, wheelTimeoutMs(ms));
   }
 
-  /** The client is not taking what was written (a write returned false). */
+  /** The client is not taking what was written (a write returned false): stop reading upstream
+   * until it drains. */
   pushback(): void {
-    this.#backpressure();
-  }
-
-  #backpressure(): void {
-    // The client is not taking our writes: stop reading upstream until it drains.
     this.#stream?.exchange?.clientBackpressure();
     this.#tunnel?.clientBackpressure();
     if (!this.#drainListening) {
@@ -288,7 +261,7 @@ export class Http1Connection {
     // A body we did not read cannot be skipped safely.
     const close = answer.close || head.chunked || head.contentLength > 0 || this.mustClose(head);
     const text = localResponse(answer.status, answer.code, close);
-    this.write(text);
+    writeText(this, text);
     logLocalAnswer(this.ctx, stream, head, answer, text.length);
     if (close) return this.#close(this.#reason ?? (answer.close ? 'protocol_error' : 'aborted'), false);
     this.#buf = rest.length > 0 ? Buffer.from(rest) : EMPTY;
@@ -315,27 +288,8 @@ export class Http1Connection {
     if (this.state !== 'exchange') return; // a tunnel now, or closed already
     // Without a recorded reason it closes for the exchange's sake: a close-delimited response
     // (the backend's doing), or a request body that cannot be skipped after a failure.
-    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), this.#mayCloseAtOnce(stream.head, ex));
+    if (ex.closeConnection || this.#closeAfter) return this.#close(this.#reason ?? (ex.errorCode === null ? 'peer_close' : 'aborted'), mayCloseAtOnce(this.socket, stream.head, ex, this.ctx.protocol, this.#buf.length));
     this.#idle();
-  }
-
-  /**
-   * Lingering (our FIN, then wait for the client's) keeps the RST that closing over unread bytes
-   * sends from destroying a response the client has not read yet. A client that asked for the
-   * close itself, whose request was read to its end and that sent nothing after it, may send
-   * nothing more on this connection: once every byte of ours is with the kernel (plain TCP, no
-   * TLS record still to flush), a plain close delivers them and the FIN. That saves a shutdown,
-   * a wake-up for the client's FIN and its handling on every `Connection: close` request (nginx
-   * closes such a connection at once too, when nothing more is to be read).
-   */
-  #mayCloseAtOnce(head: RequestHead, ex: Exchange): boolean {
-    const socket = this.socket;
-    if (!head.connectionClose || !ex.requestDone || this.ctx.protocol !== 'http' || this.#buf.length > 0 || socket.writableLength > 0) return false;
-    // Nothing unread in the kernel either (an MSG_PEEK; without the native addon: linger). A
-    // client that has already sent its FIN (it read our response and closed, as wrk and browsers
-    // do) is waited for by nobody: its FIN is here, so nothing is unread and there is no RST.
-    const probe = probeSocket(socket);
-    return probe === 'open' || probe === 'eof';
   }
 
   /** Http1Stream.abort: the response was cut off. */
@@ -490,9 +444,4 @@ export class Http1Connection {
  */
 function wholeMs(ms: number): number {
   return Math.floor(ms);
-}
-
-/** 0 = no limit in the config; the wheel's longest timeout otherwise caps it. */
-function clampMs(ms: number): number {
-  return ms <= 0 || ms > MAX_WHEEL_TIMEOUT_MS ? MAX_WHEEL_TIMEOUT_MS : ms;
 }

@@ -15,6 +15,7 @@ import type { Member } from './cluster.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 import type { Http1Connection } from './http1-connection.js';
 import { owned } from './borrowed-bytes.js';
+import { writeBytes, writeText, writeWithHead } from './client-output.js';
 import { localResponse } from './local-response.js';
 
 /**
@@ -90,7 +91,7 @@ export class Http1Stream implements ClientSide {
   // ---- ClientSide ---------------------------------------------------------------------------
 
   interim(res: ResponseHead): void {
-    this.conn.write(buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, []));
+    writeText(this.conn, buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, []));
   }
 
   respond(ex: Exchange, res: ResponseHead, first: Buffer, shared: boolean, complete: boolean): boolean {
@@ -107,24 +108,24 @@ export class Http1Stream implements ClientSide {
     const head = buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, extra);
     ex.bytesOut += head.length;
     if (!complete) conn.streaming(ex);
-    if (first.length === 0) return conn.write(head);
-    if (first.length > COPY_WITH_HEAD_MAX) return conn.writeWithHead(head, first, shared);
+    if (first.length === 0) return writeText(conn, head);
+    if (first.length > COPY_WITH_HEAD_MAX) return writeWithHead(conn, head, first, shared);
     const out = Buffer.allocUnsafe(head.length + first.length);
     out.write(head, 0, 'latin1');
     first.copy(out, head.length);
-    return conn.writeBytes(out, false);
+    return writeBytes(conn, out, false);
   }
 
   body(piece: Buffer, shared: boolean): boolean {
     this.conn.touch();
-    return this.conn.writeBytes(piece, shared);
+    return writeBytes(this.conn, piece, shared);
   }
 
   upgrade(ex: Exchange, res: ResponseHead, upstream: UpstreamConnection, member: Member, rest: Buffer, shared: boolean): void {
     const extra = res.upgrade === undefined ? [] : ['Connection', 'upgrade', 'Upgrade', res.upgrade];
     const head = buildResponseHead(res.statusCode, res.reason, res.headers, res.connectionTokens, extra);
     ex.bytesOut += head.length;
-    this.conn.write(head);
+    writeText(this.conn, head);
     this.conn.startTunnel(upstream, member, res.upgrade, owned(rest, shared));
   }
 
@@ -136,7 +137,7 @@ export class Http1Stream implements ClientSide {
     if (this.conn.mustClose(this.head)) ex.closeConnection = true;
     const text = localResponse(status, code, ex.closeConnection);
     ex.bytesOut += text.length;
-    this.conn.write(text);
+    writeText(this.conn, text);
   }
 
   ended(ex: Exchange): void {

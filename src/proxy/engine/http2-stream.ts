@@ -21,7 +21,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from
 import { STATUS_CODES } from 'node:http';
 import { ChunkedDecoder, isHopByHop } from '../../http/wire/index.js';
 import type { RequestHead, ResponseHead } from '../../http/wire/index.js';
-import { MAX_WHEEL_TIMEOUT_MS } from '../../core/timer-wheel.js';
+import { wheelTimeoutMs } from '../../core/timer-wheel.js';
 import type { ClientSide } from './client-side.js';
 import { Exchange } from './exchange.js';
 import type { Member } from './cluster.js';
@@ -93,10 +93,6 @@ function announcesTrailers(res: ResponseHead): boolean {
 
 function onDeadline(this: void, _id: number, data: unknown): void {
   (data as Http2Stream).onDeadline();
-}
-
-function clampMs(ms: number): number {
-  return ms <= 0 || ms > MAX_WHEEL_TIMEOUT_MS ? MAX_WHEEL_TIMEOUT_MS : ms;
 }
 
 export class Http2Stream implements ClientSide {
@@ -274,8 +270,8 @@ export class Http2Stream implements ClientSide {
   }
 
   #setTimer(ms: number): void {
-    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(clampMs(ms), onDeadline, this);
-    else this.ctx.wheel.reset(this.#timerId, clampMs(ms));
+    if (this.#timerId === -1) this.#timerId = this.ctx.wheel.add(wheelTimeoutMs(ms), onDeadline, this);
+    else this.ctx.wheel.reset(this.#timerId, wheelTimeoutMs(ms));
   }
 
   #touch(): void {

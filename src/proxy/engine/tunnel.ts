@@ -4,6 +4,7 @@
  * pings (websocket-pinger.ts) when configured. The tunnel owns the upstream connection until it
  * ends, then gives it back to its endpoint's pool to be closed (a tunnel is never reused).
  */
+import { writeBytes } from './client-output.js';
 import type { LifelineError } from '../../core/errors.js';
 import type { CloseReason } from '../../core/close-reason.js';
 import { WebSocketPinger, isWebSocketUpgrade } from './websocket-pinger.js';
@@ -74,7 +75,7 @@ export class Tunnel implements UpstreamSink {
   onUpstreamData(chunk: Buffer, shared: boolean): void {
     chunk = owned(chunk, shared);
     this.conn.touch();
-    if (this.#pinger === undefined) this.conn.writeBytes(chunk, false); // handles the pushback itself
+    if (this.#pinger === undefined) writeBytes(this.conn, chunk, false); // handles the pushback itself
     else if (!this.#pinger.fromBackend(chunk)) this.conn.pushback(); // pause upstream until the client drains
   }
 
